@@ -1,0 +1,69 @@
+"""Minimum MNIST test accuracy of the student's own network and training loop.
+
+The child receives only the training set; it trains the student's ``MLP``
+with the grader's fixed hyperparameters and returns the four parameter
+arrays. The test set is loaded here, after the child has exited, and the
+trusted forward pass scores it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import data
+from .. import reference as ref
+from .base import Check, Context, Verdict, failure
+
+
+class GraderError(RuntimeError):
+    """The grader itself could not run a check (missing dataset...): not the student's fault."""
+
+
+class MnistAccuracy(Check):
+    name, subject = "accuracy.mnist", "training on MNIST"
+    title = "the trained network reaches the minimum MNIST test accuracy"
+    visibility = "hidden"
+    public = False
+    calls = ("make_labels_onehot", "MLP.forward", "MLP.backward", "SoftmaxCrossEntropy.forward",
+             "SoftmaxCrossEntropy.compute_grad", "train_mlp_neuralnet")
+
+    def run(self, ctx: Context) -> Verdict:
+        cfg = ctx.config["accuracy"]
+        limits = ctx.limits(wall_s=float(cfg["timeout_s"]), memory_mb=int(cfg["memory_mb"]),
+                            threads=int(cfg["threads"]))
+        try:
+            x_train, y_train = data.load_raw(cfg["dataset"], "train")
+        except data.DatasetError as exc:
+            raise GraderError(str(exc)) from None
+        options = {k: cfg[k] for k in ("hidden", "lr", "batch_sz", "num_epochs", "seed", "init_seed")}
+        outcome = ctx.probe("train_mnist", {"x_train": x_train, "y_train": y_train}, options, limits=limits)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        d, h = int(np.prod(x_train.shape[1:])), int(cfg["hidden"])
+        shapes = {"W1": (d, h), "b1": (h,), "W2": (h, 10), "b2": (10,)}
+        params = {}
+        for k, shape in shapes.items():
+            got = outcome.arrays.get(k)
+            if got is None or got.shape != shape:
+                return Verdict.failed(f"after training, params['{k}'] has shape "
+                                      f"{None if got is None else got.shape}, expected {shape}")
+            if not np.isfinite(got).all():
+                return Verdict.failed(f"after training, params['{k}'] contains NaN or inf: the loss diverged "
+                                      "(check the batch averaging and the learning rate)")
+            params[k] = got
+        del x_train, y_train
+        try:
+            x_test, y_test = data.load_split(cfg["dataset"], "test")
+        except data.DatasetError as exc:
+            raise GraderError(str(exc)) from None
+        acc = ref.accuracy(params, x_test.astype(np.float64), y_test)
+        setting = (f"{cfg['num_epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_sz']}, "
+                   f"784-{h}-10, {outcome.seconds:.0f} s")
+        for threshold, fraction in cfg["tiers"]:
+            if acc >= threshold:
+                note = f"test accuracy {acc:.2%} ({setting})"
+                if fraction < 1:
+                    best = cfg["tiers"][0][0]
+                    note += f": partial credit; {best:.0%} earns full points"
+                return Verdict(float(fraction), note)
+        return Verdict.failed(f"test accuracy {acc:.2%} ({setting}) is below the minimum "
+                              f"{cfg['tiers'][-1][0]:.0%}: if the gradient checks pass, check the training loop")

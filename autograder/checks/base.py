@@ -1,0 +1,129 @@
+"""What a check is, what it gets to work with, and what it returns.
+
+A check is one small object with a ``name``, its ``points`` (from the
+config), a ``visibility`` and a ``run(ctx) -> Verdict``. It draws inputs from
+``ctx.rng``, runs one probe of the student's module through ``ctx.probe`` (a
+jailed child process), and judges the plain arrays that come back here, in
+the grader's process, where the expected values are computed afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..sandbox import Limits, Outcome, run_probe
+
+
+@dataclass
+class Verdict:
+    """How much of a check's points were earned (0..1) and why not all."""
+
+    fraction: float
+    message: str = ""
+
+    @classmethod
+    def passed(cls, note: str = "") -> "Verdict":
+        return cls(1.0, note)
+
+    @classmethod
+    def failed(cls, message: str) -> "Verdict":
+        return cls(0.0, message)
+
+
+@dataclass
+class Context:
+    """Everything a check may use: the student's file, the config, a seeded rng, the sandbox."""
+
+    module_file: Path
+    config: dict[str, Any]
+    seed: int
+    public: bool = False
+    #: the check being run, and the checks whose child timed out so far
+    current: str = ""
+    timeouts: list[str] = field(default_factory=list)
+    #: contract functions that never returned -> the check where that happened
+    hung: dict[str, str] = field(default_factory=dict)
+    _cache: dict[str, Outcome] = field(default_factory=dict)
+
+    def rng(self, salt: str) -> np.random.Generator:
+        """A generator for one check, fixed by the grading seed and ``salt``."""
+        digest = hashlib.sha256(f"{self.seed}:{salt}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    def limits(self, **changes: Any) -> Limits:
+        """The configured limits with ``changes``; after a timeout, a shorter default wall-clock limit."""
+        box = self.config["sandbox"]
+        base = dict(wall_s=float(box["timeout_s"]), memory_mb=int(box["memory_mb"]), threads=int(box["threads"]))
+        if self.timeouts and "wall_s" not in changes:
+            base["wall_s"] = min(base["wall_s"], float(box["timeout_after_timeout_s"]))
+        base.update(changes)
+        return Limits(**base)
+
+    def probe(self, name: str, inputs: dict[str, np.ndarray], options: dict | None = None,
+              limits: Limits | None = None, share: str | None = None) -> Outcome:
+        """Run probe ``name`` in a fresh child; ``share`` lets several checks reuse one run."""
+        if share is not None and share in self._cache:
+            return self._cache[share]
+        outcome = run_probe(self.module_file, name, inputs, options or {}, limits or self.limits())
+        if outcome.status == "timeout":
+            if self.timeouts:
+                outcome.message += f" (limit lowered after the timeout in {self.timeouts[0]})"
+            self.timeouts.append(self.current)
+            if outcome.hung:
+                self.hung.setdefault(outcome.hung, self.current)
+        if share is not None:
+            self._cache[share] = outcome
+        return outcome
+
+
+class Check:
+    """One graded unit. Subclasses set ``name``, ``title`` and implement ``run``."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: what the student's code is called for, named in messages
+    subject: ClassVar[str] = ""
+    #: contract functions this check calls: it is not run once one of them has hung
+    calls: ClassVar[tuple[str, ...]] = ()
+    #: 'visible' checks show their full message; hidden ones too, but never their inputs
+    visibility: ClassVar[str] = "visible"
+    #: part of the public suite students run before submitting
+    public: ClassVar[bool] = True
+
+    def run(self, ctx: Context) -> Verdict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<check {self.name}>"
+
+
+def failure(outcome: Outcome, subject: str) -> Verdict:
+    """The verdict for a child run that did not return arrays, in one plain sentence."""
+    where = outcome.where
+    if outcome.status == "not_implemented":
+        text = outcome.message or f"{subject} is not implemented yet"
+        if "not implemented" not in text:
+            text = f"{subject} is not implemented yet ({text})"
+        if not text.startswith(subject):
+            text = f"{subject} cannot be checked yet: {text}"
+        where = where.split(":")[0]
+    elif outcome.status == "contract":
+        text = outcome.message
+    else:
+        text = f"{subject} {outcome.message}"
+    if where:
+        text += f" [{where}]"
+    return Verdict.failed(text)
+
+
+def describe_shape(arr: np.ndarray) -> str:
+    return str(tuple(arr.shape))
+
+
+def stable_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,204 @@
+"""Forward pass, one-hot labels and prediction, judged against the specified network.
+
+Sizes are drawn per grading run with N, D, H, C all different, so a
+transposition cannot hide behind two equal sizes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import reference as ref
+from .base import Check, Context, Verdict, failure
+
+ATOL = 1e-7
+
+
+def draw_dims(rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """(N, D, H, C) from disjoint ranges, so all four differ."""
+    return (int(rng.integers(5, 10)), int(rng.integers(11, 17)), int(rng.integers(18, 25)), int(rng.integers(3, 5)))
+
+
+def network_case(rng: np.random.Generator, dims: tuple[int, int, int, int] | None = None) -> dict[str, np.ndarray]:
+    """Random parameters and inputs ``x`` (N, D), ``labels`` (N,) for one case."""
+    n, d, h, c = dims or draw_dims(rng)
+    case = ref.random_params(rng, d, h, c)
+    case["x"] = rng.standard_normal((n, d))
+    case["labels"] = rng.integers(0, c, n)
+    return case
+
+
+def dims_text(case: dict[str, np.ndarray]) -> str:
+    n, d = case["x"].shape
+    return f"N={n}, D={d}, H={case['W1'].shape[1]}, C={case['W2'].shape[1]}"
+
+
+def shape_mismatch(what: str, got: np.ndarray, expected: tuple, hint: str = "") -> Verdict | None:
+    if got.shape == expected:
+        return None
+    text = f"{what} has shape {tuple(got.shape)}, expected {expected}"
+    if got.shape == expected[::-1] and len(expected) == 2:
+        text += ": it is transposed"
+    return Verdict.failed(text + (f"; {hint}" if hint else ""))
+
+
+def not_finite(what: str, got: np.ndarray) -> Verdict | None:
+    if np.all(np.isfinite(got)):
+        return None
+    bad = "NaN" if np.isnan(got).any() else "inf"
+    return Verdict.failed(f"{what} contains {bad}")
+
+
+def _variants(case: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Scores of plausible wrong networks, to name a student's mistake."""
+    x, p = case["x"], case
+    pre = x @ p["W1"] + p["b1"]
+    out = lambda hidden, b2=True: hidden @ p["W2"] + (p["b2"] if b2 else 0)  # noqa: E731
+    return {
+        "there is no ReLU: apply np.maximum(0, .) to the hidden layer": out(pre),
+        "the hidden activation is a sigmoid; the contract asks for ReLU": out(1 / (1 + np.exp(-pre))),
+        "the hidden activation is a leaky ReLU; the contract asks for ReLU, max(0, x)": out(np.where(pre > 0, pre, 0.01 * pre)),
+        "b1 is not added before the ReLU": out(np.maximum(x @ p["W1"], 0)),
+        "b2 is not added to the scores": out(np.maximum(pre, 0), b2=False),
+        "a ReLU is applied to the output scores too; only the hidden layer has one": np.maximum(out(np.maximum(pre, 0)), 0),
+        "the scores are softmax probabilities; forward must return raw scores": np.exp(ref.log_softmax(out(np.maximum(pre, 0)))),
+    }
+
+
+def diagnose_scores(case: dict[str, np.ndarray], got: np.ndarray) -> str:
+    for cause, scores in _variants(case).items():
+        if np.allclose(got, scores, atol=ATOL, rtol=1e-6):
+            return cause
+    return "compare each step with ReLU(data @ W1 + b1) @ W2 + b2"
+
+
+class OnehotValues(Check):
+    name, title, subject = "onehot.values", "make_labels_onehot gives (N, C) one-hot rows", "make_labels_onehot"
+    calls = ("make_labels_onehot",)
+
+    def run(self, ctx: Context) -> Verdict:
+        rng = ctx.rng(self.name)
+        n, c = int(rng.integers(9, 15)), int(rng.integers(4, 8))
+        labels = np.concatenate([np.arange(c), rng.integers(0, c, n - c)])
+        rng.shuffle(labels)
+        outcome = ctx.probe("onehot", {"labels": labels}, {"num_cls": c})
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        got = outcome.arrays["onehot"]
+        expected = ref.onehot(labels, c)
+        return (shape_mismatch(f"make_labels_onehot(labels of shape ({n},), {c})", got, expected.shape,
+                               "one row per label, one column per class")
+                or self._values(got, expected, labels))
+
+    @staticmethod
+    def _values(got, expected, labels) -> Verdict:
+        if np.array_equal(got, expected):
+            return Verdict.passed()
+        rows = np.flatnonzero((got != expected).any(axis=1))
+        i = int(rows[0])
+        return Verdict.failed(f"make_labels_onehot row {i} is {got[i].tolist()} for label {int(labels[i])}; "
+                              f"expected {expected[i].tolist()} (a 1.0 in column labels[i], zeros elsewhere)")
+
+
+class ForwardShape(Check):
+    name, title, subject = "forward.shape", "MLP.forward returns scores of shape (N, C)", "MLP.forward"
+    calls = ("MLP.forward",)
+
+    def run(self, ctx: Context) -> Verdict:
+        case = network_case(ctx.rng(self.name))
+        outcome = ctx.probe("forward", case)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        n, c = case["x"].shape[0], case["W2"].shape[1]
+        got = outcome.arrays["scores"]
+        hint = ""
+        if got.shape == (n, case["W1"].shape[1]):
+            hint = "that is the hidden layer: multiply by W2 and add b2"
+        return shape_mismatch(f"MLP.forward output ({dims_text(case)})", got, (n, c), hint) or Verdict.passed()
+
+
+class ForwardValues(Check):
+    name, title, subject = "forward.values", "MLP.forward computes ReLU(data @ W1 + b1) @ W2 + b2", "MLP.forward"
+    visibility = "hidden"
+    calls = ("MLP.forward",)
+
+    def run(self, ctx: Context) -> Verdict:
+        case = network_case(ctx.rng(self.name))
+        outcome = ctx.probe("forward", case)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        got, expected = outcome.arrays["scores"], ref.forward(case, case["x"])
+        problem = shape_mismatch("MLP.forward output", got, expected.shape) or not_finite("MLP.forward output", got)
+        if problem:
+            return problem
+        if np.allclose(got, expected, atol=ATOL, rtol=1e-6):
+            return Verdict.passed()
+        err = float(np.abs(got - expected).max())
+        return Verdict.failed(f"MLP.forward scores differ from the specified network by up to {err:.3g} "
+                              f"({dims_text(case)}): {diagnose_scores(case, got)}")
+
+
+class ForwardInputUnchanged(Check):
+    name, title, subject = "forward.input_unchanged", "MLP.forward leaves its input unchanged", "MLP.forward"
+    calls = ("MLP.forward",)
+
+    def run(self, ctx: Context) -> Verdict:
+        case = network_case(ctx.rng(self.name))
+        case["x"] = np.abs(case["x"]) * np.where(np.arange(case["x"].size).reshape(case["x"].shape) % 2, -1, 1)
+        outcome = ctx.probe("forward", case)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        if np.array_equal(outcome.arrays["x_after"], case["x"]):
+            return Verdict.passed()
+        return Verdict.failed("MLP.forward modified the data array it was given (an in-place operation such as "
+                              "data -= ..., np.maximum(..., out=data) or data[data < 0] = 0); work on a copy")
+
+
+class ForwardParamsHonoured(Check):
+    name, title, subject = "forward.params_honoured", "MLP.forward reads params afresh on every call", "MLP.forward"
+    calls = ("MLP.forward",)
+
+    def run(self, ctx: Context) -> Verdict:
+        rng = ctx.rng(self.name)
+        case = network_case(rng)
+        case["new_W1"] = rng.standard_normal(case["W1"].shape) / np.sqrt(case["W1"].shape[0])
+        case["delta_b2"] = rng.standard_normal(case["b2"].shape)
+        outcome = ctx.probe("forward_params", case)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        replaced = dict(case, W1=case["new_W1"])
+        perturbed = dict(replaced, b2=case["b2"] + case["delta_b2"])
+        for key, params, how in (("replaced", replaced, "after params['W1'] was replaced by a new array"),
+                                 ("perturbed", perturbed, "after params['b2'] was changed in place")):
+            got = outcome.arrays[key]
+            if got.shape != (case["x"].shape[0], case["W2"].shape[1]):
+                return Verdict.failed(f"MLP.forward returned shape {got.shape} {how}")
+            expected = ref.forward(params, case["x"])
+            if not np.allclose(got, expected, atol=ATOL, rtol=1e-6):
+                same = np.allclose(got, outcome.arrays["first"], atol=ATOL)
+                why = ("the scores did not change: forward must read self.params['W1'] etc. on every call, "
+                       "not copies kept in other attributes" if same else "the scores are not the network's")
+                return Verdict.failed(f"MLP.forward is wrong {how}: {why}")
+        return Verdict.passed()
+
+
+class PredictValues(Check):
+    name, title, subject = "predict.values", "predict returns the row-wise argmax of the scores", "predict"
+    visibility = "hidden"
+    calls = ("predict", "MLP.forward")
+
+    def run(self, ctx: Context) -> Verdict:
+        case = network_case(ctx.rng(self.name))
+        outcome = ctx.probe("predict", case)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        got, expected = outcome.arrays["pred"], ref.forward(case, case["x"]).argmax(axis=1)
+        problem = shape_mismatch("predict output", got, expected.shape, "take the argmax over axis 1")
+        if problem:
+            return problem
+        if np.array_equal(got, expected):
+            return Verdict.passed()
+        scores = ref.forward(case, case["x"])
+        if np.array_equal(got, scores.argmin(axis=1)):
+            return Verdict.failed("predict returns the argmin of the scores; use argmax")
+        return Verdict.failed(f"predict disagrees with argmax(forward(data), axis=1) on "
+                              f"{int((got != expected).sum())} of {len(expected)} rows")

@@ -1,0 +1,209 @@
+"""``grade(path) -> Result``: run the pipeline on one submission.
+
+Scores are computed here, in the grader's process, from the verdicts of the
+checks; nothing a child process prints, writes or exits with enters a score
+except the numeric arrays the checks asked it for.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import data
+from .checks import PIPELINE, Check, Context, GraderError, Verdict
+from .checks.base import failure
+from .checks.interface import parse_module
+from .config import load_config
+from .sandbox.runner import sandbox_identity
+
+STUDENT_FILE = "mlp.py"
+PUBLIC_SEED = 20261123
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: points earned out of ``max_score`` and why."""
+
+    name: str
+    title: str
+    score: float
+    max_score: float
+    status: str  # passed | failed | error (the grader's own fault)
+    message: str
+    visibility: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class Result:
+    """A graded submission."""
+
+    submission: str
+    suite: str
+    checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 4)
+
+    @property
+    def grader_error(self) -> bool:
+        return any(c.status == "error" for c in self.checks)
+
+    def __getitem__(self, name: str) -> CheckResult:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(score=self.score, max_score=self.max_score)
+        return out
+
+
+def find_module(path: str | Path) -> Path | None:
+    """The student's mlp.py: ``path`` itself, or the shallowest mlp.py under the folder ``path``."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        return None
+    found = sorted((p for p in path.rglob(STUDENT_FILE) if ".ipynb_checkpoints" not in p.parts),
+                   key=lambda p: (len(p.parts), str(p)))
+    return found[0] if found else None
+
+
+def _secret(config: dict[str, Any]) -> str:
+    """The grading secret: config, then $MLP_GRADER_SECRET, then one kept in the user cache."""
+    if config["grader"]["secret"]:
+        return str(config["grader"]["secret"])
+    if os.environ.get("MLP_GRADER_SECRET"):
+        return os.environ["MLP_GRADER_SECRET"]
+    path = data.cache_dir() / "grader-secret"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        value = secrets.token_hex(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_text(value)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return path.read_text().strip()
+
+
+def grading_seed(module_bytes: bytes, config: dict[str, Any], public: bool) -> int:
+    """Public runs use a fixed seed; graded runs one derived from the secret and the submission."""
+    if public:
+        return PUBLIC_SEED
+    digest = hashlib.sha256(_secret(config).encode() + hashlib.sha256(module_bytes).digest()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _matches(name: str, patterns: Iterable[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in patterns)
+
+
+def select(suite: str, only: Iterable[str] | None = None, skip: Iterable[str] = ()) -> list[Check]:
+    """The checks of ``suite`` ('graded' or 'public'): only those named (or prefixed) in ``only``, minus ``skip``."""
+    checks = [c for c in PIPELINE if (suite == "graded" or c.public) and not _matches(c.name, skip)]
+    if only:
+        checks = [c for c in checks if _matches(c.name, list(only))]
+    return checks
+
+
+def _run_one(check: Check, ctx: Context, points: float) -> CheckResult:
+    started = time.monotonic()
+    ctx.current = check.name
+    status = "failed"
+    try:
+        verdict = check.run(ctx)
+    except GraderError as exc:
+        verdict, status = Verdict.failed(f"the grader could not run this check: {exc}"), "error"
+    except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the report
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        verdict, status = Verdict.failed(f"internal grader error ({type(exc).__name__}: {exc} at "
+                                         f"{Path(where.filename).name}:{where.lineno}); please report it"), "error"
+    fraction = min(1.0, max(0.0, float(verdict.fraction)))
+    if status != "error":
+        status = "passed" if fraction >= 1.0 else "failed"
+    return CheckResult(check.name, check.title, round(points * fraction, 4), float(points), status,
+                       verdict.message, check.visibility, round(time.monotonic() - started, 3))
+
+
+def _import_failure(ctx: Context) -> str | None:
+    """The message every check gets when mlp.py cannot even be imported (tried once, shared)."""
+    tree, problem = parse_module(ctx.module_file.read_text(encoding="utf-8", errors="replace"))
+    if tree is None:
+        return problem
+    outcome = ctx.probe("import", {}, share="import")
+    if outcome.ok or outcome.status == "not_implemented":
+        return None
+    return failure(outcome, "importing mlp.py").message
+
+
+def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
+          only: Iterable[str] | None = None,
+          on_check: Callable[[CheckResult], None] | None = None) -> Result:
+    """Grade the submission at ``path`` (a folder holding mlp.py, or the file).
+
+    Args:
+        config: a config dict, a TOML file, or None for the defaults.
+        suite: 'graded' (hidden random inputs, MNIST accuracy) or 'public'
+            (the fixed cases students run before submitting).
+        only: check names or prefixes ('gradient') to run; default all.
+        on_check: called with each CheckResult as it finishes (progress).
+    """
+    if not isinstance(config, dict):
+        config = load_config(config)
+    started = time.monotonic()
+    checks = select(suite, only, config["grader"]["skip"])
+    points = config["points"]
+    result = Result(submission=str(path), suite=suite)
+    module = find_module(path)
+    if module is None:
+        reason = f"no {STUDENT_FILE} found in {path}: submit the file named {STUDENT_FILE}"
+        result.checks = [CheckResult(c.name, c.title, 0.0, float(points.get(c.name, 0)), "failed", reason,
+                                     c.visibility, 0.0) for c in checks]
+        result.seconds = round(time.monotonic() - started, 3)
+        return result
+    module_bytes = module.read_bytes()
+    ctx = Context(module_file=module, config=config,
+                  seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
+    _uid, note = sandbox_identity()
+    if note:
+        result.notes.append(note)
+    broken = _import_failure(ctx)
+    for check in checks:
+        blocked = next((f for f in check.calls if f in ctx.hung), None)
+        if broken is None and blocked is not None:
+            reason = f"not run: {blocked} never returned in {ctx.hung[blocked]} (infinite loop?); fix that first"
+        else:
+            reason = broken
+        if reason is not None:
+            outcome = CheckResult(check.name, check.title, 0.0, float(points.get(check.name, 0)), "failed",
+                                  reason, check.visibility, 0.0)
+        else:
+            outcome = _run_one(check, ctx, float(points.get(check.name, 0)))
+        result.checks.append(outcome)
+        if on_check is not None:
+            on_check(outcome)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result

@@ -1,0 +1,394 @@
+"""Parent side of the sandbox: run one probe of the student's module in a jailed child.
+
+Every call gets a fresh child process with
+
+* its own session and process group (the whole group is killed afterwards,
+  and orphans that escaped into another session are reaped: this process is
+  made a child subreaper so they are re-parented to it);
+* CPU-time, address-space, file-size and (when unprivileged) process limits,
+  plus a wall-clock timeout enforced here;
+* a scrubbed environment (no tokens, no data paths) and a private temporary
+  working folder holding only the student's ``mlp.py`` and the inputs;
+* when the grader runs as root, an unprivileged uid/gid and no network.
+
+Inputs go in as ``.npy`` files; outputs come back as ``.npy`` files that are
+validated before numpy parses them (size, header, dtype) and loaded with
+``allow_pickle=False``. Nothing the child writes is unpickled, executed or
+trusted beyond "these are the numbers it returned".
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "predict", "MLP.forward", "MLP.backward",
+                                "SoftmaxCrossEntropy.forward", "SoftmaxCrossEntropy.compute_grad"})
+MAX_RESULT_BYTES = 256 * 1024 * 1024
+MAX_LOG_BYTES = 8 * 1024 * 1024
+_PR_SET_CHILD_SUBREAPER = 36
+_CLONE_NEWNET = 0x40000000
+_ENV_PASSTHROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resources one child may use."""
+
+    wall_s: float = 20.0
+    memory_mb: int = 2048
+    threads: int = 1
+    max_processes: int = 256
+    output_mb: int = 8
+
+    @property
+    def cpu_s(self) -> int:
+        return int(self.wall_s * max(1, self.threads) + 5)
+
+
+@dataclass
+class Outcome:
+    """What came back from one child run.
+
+    ``status``: ``ok`` | ``not_implemented`` | ``error`` | ``contract`` |
+    ``exit`` | ``timeout`` | ``memory`` | ``crash`` | ``garbage``.
+    ``arrays``: plain float64/int64 ndarrays the child returned (only for ok).
+    ``message``: one plain sentence about a failure; ``where``: the line of
+    the student's file it came from, when known.
+    """
+
+    status: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    message: str = ""
+    where: str = ""
+    log_tail: str = ""
+    seconds: float = 0.0
+    #: on a timeout, the contract function that was running (e.g. 'MLP.forward'), when known
+    hung: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# ----------------------------------------------------------------------------- safe reading
+
+
+class GarbageError(ValueError):
+    """The child's output is not a well-formed numeric .npy file."""
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """Load a numeric .npy written by the child, refusing anything else.
+
+    The header is parsed first and the data size is checked against the file
+    size, so a forged header cannot make numpy allocate or read past it.
+    Returns float64 for floats, int64 for integers and booleans.
+    """
+    size = path.stat().st_size
+    if size > MAX_RESULT_BYTES:
+        raise GarbageError(f"{path.name} is {size} bytes")
+    with path.open("rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, fortran, dtype = read_header(f, max_header_size=10000)
+        except Exception as exc:  # noqa: BLE001
+            raise GarbageError(f"{path.name}: {exc}") from None
+        if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
+            raise GarbageError(f"{path.name} holds dtype {dtype}, not numbers")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count < 0 or f.tell() + count * dtype.itemsize != size:
+            raise GarbageError(f"{path.name}: header does not match its size")
+        data = np.fromfile(f, dtype=dtype, count=count)
+    arr = data.reshape(shape, order="F" if fortran else "C")
+    return arr.astype(np.float64 if dtype.kind == "f" else np.int64)
+
+
+# ----------------------------------------------------------------------------- process control
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_subreaper_set = False
+_live: set[int] = set()
+
+
+def _become_subreaper() -> None:
+    global _subreaper_set
+    if _libc is not None and not _subreaper_set:
+        _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _subreaper_set = True
+
+
+def _children_of_me() -> list[tuple[int, int]]:
+    """(pid, pgid) of every process whose parent is this process."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            found.append((int(entry), int(fields[2])))
+    return found
+
+
+def _kill_group_and_orphans(pgid: int) -> None:
+    """SIGKILL the child's group, then every re-parented orphan from it."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if not sys.platform.startswith("linux"):
+        return
+    mine = os.getpgrp()
+    for _ in range(50):
+        strays = [(pid, grp) for pid, grp in _children_of_me() if pid not in _live and grp != mine]
+        if not strays:
+            return
+        for pid, _grp in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+_identity: tuple[tuple[int, int] | None, str] | None = None
+
+
+def sandbox_identity() -> tuple[tuple[int, int] | None, str]:
+    """((uid, gid) to run student code as or None, a note on the isolation in force).
+
+    As root the child runs as ``$MLP_SANDBOX_USER`` (default ``nobody``) when
+    that user can start this Python and import numpy; otherwise (a Python
+    installed under a private home, say) it keeps root and the note says why.
+    """
+    global _identity
+    if _identity is not None:
+        return _identity
+    if os.geteuid() != 0:
+        _identity = (None, "")
+        return _identity
+    name = os.environ.get("MLP_SANDBOX_USER", "nobody")
+    try:
+        entry = pwd.getpwnam(name)
+        drop_to = (entry.pw_uid, entry.pw_gid)
+        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], cwd="/", env=child_env(Path("/tmp"), 1),
+                               preexec_fn=_preexec(Limits(), drop_to), capture_output=True, timeout=60)
+        usable = probe.returncode == 0
+    except (KeyError, OSError, subprocess.SubprocessError):
+        usable = False
+    if usable:
+        _identity = (drop_to, "")
+    else:
+        _identity = (None, f"student code ran as root: user {name!r} cannot run {sys.executable} with numpy; "
+                           "install the grader where that user can read it to enable the uid drop")
+    return _identity
+
+
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads included, as RLIMIT_NPROC counts them) ``uid`` runs now."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+                if int(status["Uid"].split()[0]) == uid:
+                    count += int(status["Threads"])
+            except (OSError, KeyError, ValueError):
+                continue
+    return count
+
+
+def _preexec(limits: Limits, drop_to: tuple[int, int] | None):
+    """Runs in the child between fork and exec: limits, no network, new identity.
+
+    RLIMIT_NPROC counts every task of the user: for the unprivileged sandbox
+    user it is the limit itself; when the grader runs unprivileged, it is the
+    tasks the user already has plus the allowance (root ignores it).
+    """
+    nproc = limits.max_processes
+    if drop_to is None and os.geteuid() != 0 and sys.platform.startswith("linux"):
+        nproc += _tasks_of(os.getuid())
+
+    def apply() -> None:
+        mem = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 2))
+        out = limits.output_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_RESULT_BYTES, MAX_RESULT_BYTES) if out < MAX_RESULT_BYTES else (out, out))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if _libc is not None and os.geteuid() == 0:
+            _libc.unshare(_CLONE_NEWNET)
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if drop_to is not None:
+            os.setgroups([])
+            os.setgid(drop_to[1])
+            os.setuid(drop_to[0])
+
+    return apply
+
+
+def child_env(workdir: Path, threads: int) -> dict[str, str]:
+    """The whole environment of the child: nothing inherited but CPU-kernel hints."""
+    env = {k: os.environ[k] for k in _ENV_PASSTHROUGH if k in os.environ}
+    n = str(max(1, threads))
+    env.update({
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1",
+        "OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+    })
+    return env
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], options: dict,
+              limits: Limits = Limits()) -> Outcome:
+    """Run ``probe`` on the student's ``module_file`` in a fresh jailed child.
+
+    Args:
+        module_file: the student's ``mlp.py`` (copied, never executed in place).
+        probe: a probe name of ``autograder/sandbox/child.py``.
+        inputs: arrays handed to the probe (they are visible to student code:
+            never put expected values here).
+        options: JSON-able scalars for the probe.
+        limits: resources of the child.
+    """
+    _become_subreaper()
+    started = time.monotonic()
+    drop_to, _note = sandbox_identity()
+    workdir = Path(tempfile.mkdtemp(prefix="mlp-grade-"))
+    try:
+        (workdir / "in").mkdir()
+        (workdir / "out").mkdir()
+        shutil.copyfile(module_file, workdir / "mlp.py")
+        shutil.copyfile(CHILD_SCRIPT, workdir / "_driver.py")
+        for name, arr in inputs.items():
+            np.save(workdir / "in" / f"{name}.npy", np.array(arr, order="C"), allow_pickle=False)
+        (workdir / "request.json").write_text(json.dumps({"probe": probe, "options": options}))
+        if drop_to is not None:
+            for path in [workdir, *workdir.rglob("*")]:
+                os.chown(path, *drop_to)
+        outcome = _spawn(workdir, limits, drop_to)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _spawn(workdir: Path, limits: Limits, drop_to: tuple[int, int] | None) -> Outcome:
+    log_path = workdir / "output.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)],
+            cwd=workdir, env=child_env(workdir, limits.threads), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            preexec_fn=_preexec(limits, drop_to),
+        )
+    _live.add(proc.pid)
+    timed_out = False
+    try:
+        proc.wait(timeout=limits.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group_and_orphans(proc.pid)
+        proc.wait()
+        _live.discard(proc.pid)
+    tail = _log_tail(log_path)
+    if timed_out:
+        hung = _hung_function(workdir)
+        return Outcome("timeout", message=f"did not return within {limits.wall_s:g} s (infinite loop"
+                                          f"{' in ' + hung if hung else ''}?)", log_tail=tail, hung=hung)
+    return _read_outcome(workdir, proc.returncode, limits, tail)
+
+
+def _hung_function(workdir: Path) -> str:
+    """The contract function the driver saw running when time ran out ('' if unknown or not a known name)."""
+    try:
+        name = (workdir / "out" / "calling").read_text()[:100].strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return name if name in CONTRACT_FUNCTIONS else ""
+
+
+def _log_tail(path: Path, limit: int = 2000) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - limit))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _read_outcome(workdir: Path, returncode: int, limits: Limits, tail: str) -> Outcome:
+    result_file = workdir / "out" / "result.json"
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not result_file.exists():
+        return Outcome("timeout", message=f"used more than {limits.cpu_s} s of CPU time", log_tail=tail)
+    if returncode == -signal.SIGXFSZ:
+        return Outcome("crash", message=f"wrote more than {limits.output_mb} MB of output", log_tail=tail)
+    if not result_file.exists():
+        if "MemoryError" in tail or "Cannot allocate memory" in tail:
+            return Outcome("memory", message=f"ran out of memory (limit {limits.memory_mb} MB)", log_tail=tail)
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+        return Outcome("crash", message=f"the process {how} before returning (sys.exit / os._exit / crash?)",
+                       log_tail=tail)
+    try:
+        if result_file.stat().st_size > 100_000:
+            raise ValueError("too large")
+        result = json.loads(result_file.read_text())
+        status = str(result.get("status", ""))
+    except (ValueError, OSError, AttributeError):
+        return Outcome("garbage", message="returned an unreadable result", log_tail=tail)
+    if status != "ok":
+        known = {"not_implemented", "error", "contract", "exit", "memory", "internal"}
+        message = _clean(result.get("message", ""))
+        if status == "error":
+            message = f"raised {_clean(result.get('type', 'an exception'), 80)}: {message}"
+        elif status == "exit":
+            message = f"called sys.exit ({message})"
+        elif status == "internal":
+            message = (f"failed in the grader's driver, outside mlp.py: {_clean(result.get('type', ''), 80)}: "
+                       f"{message}")
+        elif status == "memory":
+            message = f"ran out of memory (limit {limits.memory_mb} MB)"
+        if result.get("stage") == "import" and status != "not_implemented":
+            message = f"importing mlp.py failed: {message}"
+        return Outcome(status if status in known else "garbage", message=message,
+                       where=_clean(result.get("where", ""), 300), log_tail=tail)
+    arrays = {}
+    try:
+        for path in sorted((workdir / "out").glob("*.npy")):
+            arrays[path.stem] = load_npy(path)
+    except (GarbageError, OSError, ValueError) as exc:
+        return Outcome("garbage", message=f"returned malformed arrays ({_clean(str(exc), 200)})", log_tail=tail)
+    return Outcome("ok", arrays=arrays, log_tail=tail)
+
+
+def _clean(value, limit: int = 500) -> str:
+    """A child-supplied string made safe to show: printable, one line, bounded."""
+    text = value if isinstance(value, str) else repr(value)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text[:limit]

@@ -1,0 +1,166 @@
+"""``mlp-grade batch``: grade a whole class in parallel, resumably.
+
+    mlp-grade batch SUBMISSIONS_DIR --jobs 2 --out OUT [--force] [--config FILE]
+
+SUBMISSIONS_DIR holds one submission per subfolder: nbgrader's
+``submitted/<student>/mlp_backprop/mlp.py`` (pass ``submitted/``) or a flat
+``<student>/mlp.py``. Each student's Result is written atomically to
+``OUT/results/<student>.json`` together with the sha256 of the graded file,
+so a killed run resumes where it stopped (a changed submission is graded
+again; ``--force`` regrades all). ``OUT/grades.csv`` has one row per student,
+one column per check and the total. Each student is graded in a fresh
+worker process; a submission that breaks its worker costs only its own row.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import csv
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from ..config import ConfigError, load_config
+from ..grading import find_module, grade, select
+
+SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
+
+
+def discover(root: Path) -> dict[str, Path]:
+    """Student id -> submission folder, one per subfolder of ``root`` (sorted)."""
+    return {SAFE.sub("_", p.name): p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
+def file_hash(folder: Path) -> str:
+    module = find_module(folder)
+    return hashlib.sha256(module.read_bytes()).hexdigest() if module else "missing"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _grade_one(student: str, folder: str, config: dict) -> dict:
+    """Runs in a worker process."""
+    result = grade(folder, config=config).to_dict()
+    result["student"] = student
+    result["sha256"] = file_hash(Path(folder))
+    return result
+
+
+def _crashed(student: str, folder: Path, config: dict, why: str) -> dict:
+    """The row of a student whose worker died: every check failed, said plainly."""
+    checks = [{"name": c.name, "title": c.title, "score": 0.0, "max_score": float(config["points"][c.name]),
+               "status": "failed", "message": f"grading stopped: {why}", "visibility": c.visibility, "seconds": 0.0}
+              for c in select("graded", skip=config["grader"]["skip"])]
+    return {"student": student, "submission": str(folder), "suite": "graded", "checks": checks, "notes": [why],
+            "seconds": 0.0, "score": 0.0, "max_score": sum(c["max_score"] for c in checks),
+            "sha256": file_hash(folder)}
+
+
+def is_done(path: Path, folder: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("sha256") == file_hash(folder)
+    except (OSError, ValueError):
+        return False
+
+
+def write_csv(out: Path, students: list[str], config: dict) -> Path:
+    names = [c.name for c in select("graded", skip=config["grader"]["skip"])]
+    rows = []
+    for student in students:
+        try:
+            result = json.loads((out / "results" / f"{student}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        scores = {c["name"]: c["score"] for c in result["checks"]}
+        rows.append([student, *[scores.get(n, "") for n in names], result["score"]])
+    path = out / "grades.csv"
+    tmp = path.with_name(".grades.csv.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *names, "total"])
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+class Progress:
+    """done / failed / ETA on stderr (tqdm when installed)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.failed, self.started = total, 0, 0, time.monotonic()
+        try:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, unit="student", desc="grading")
+        except ImportError:
+            self.bar = None
+
+    def update(self, score: float, max_score: float) -> None:
+        self.done += 1
+        self.failed += score < max_score
+        if self.bar is not None:
+            self.bar.set_postfix(failed=self.failed)
+            self.bar.update(1)
+        else:
+            rate = (time.monotonic() - self.started) / self.done
+            sys.stderr.write(f"\r{self.done}/{self.total} graded, {self.failed} below full marks, "
+                             f"ETA {rate * (self.total - self.done):.0f} s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            sys.stderr.write("\n")
+
+
+def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config: dict | None = None) -> dict:
+    """Grade every submission under ``root``; return counts {'graded', 'skipped', 'crashed'}."""
+    config = config or load_config()
+    students = discover(root)
+    todo = {s: f for s, f in students.items() if force or not is_done(out / "results" / f"{s}.json", f)}
+    counts = {"graded": 0, "skipped": len(students) - len(todo), "crashed": 0}
+    progress = Progress(len(todo))
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_grade_one, s, str(f), config): s for s, f in todo.items()}
+        for future in cf.as_completed(futures):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker costs only its own student
+                result = _crashed(student, todo[student], config, f"the grading worker died ({type(exc).__name__})")
+                counts["crashed"] += 1
+            write_atomic(out / "results" / f"{student}.json", json.dumps(result, indent=1))
+            counts["graded"] += 1
+            progress.update(result["score"], result["max_score"])
+    progress.close()
+    write_csv(out, list(students), config)
+    return counts
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mlp-grade batch", description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--force", action="store_true", help="regrade students already graded")
+    parser.add_argument("--config")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    started = time.monotonic()
+    counts = run_batch(args.submissions, args.out, args.jobs, args.force, config)
+    print(f"{counts['graded']} graded, {counts['skipped']} already done, {counts['crashed']} worker crashes "
+          f"in {time.monotonic() - started:.1f} s; grades in {args.out / 'grades.csv'}")
+    return 0

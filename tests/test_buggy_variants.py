@@ -1,0 +1,137 @@
+"""A corpus of realistic bugs: each loses points on the check that should catch it, with the right diagnosis.
+
+Every variant is the reference solution with exact text replacements (a test
+fails loudly if the solution changes under it).
+"""
+from __future__ import annotations
+
+import pytest
+
+from autograder import grade
+from conftest import FAST, mutate
+
+BWD_W1 = '"W1": self.data.T @ grad_hidden / batch_sz'
+BWD_B1 = '"b1": grad_hidden.sum(axis=0) / batch_sz'
+BWD_W2 = '"W2": hidden.T @ upstream_grad / batch_sz'
+BWD_B2 = '"b2": upstream_grad.sum(axis=0) / batch_sz'
+ALL_DIV = [(BWD_W1, BWD_W1.replace(" / batch_sz", "")), (BWD_B1, BWD_B1.replace(" / batch_sz", "")),
+           (BWD_W2, BWD_W2.replace(" / batch_sz", "")), (BWD_B2, BWD_B2.replace(" / batch_sz", ""))]
+HIDDEN = 'self.hidden_layer_output = np.maximum(data @ p["W1"] + p["b1"], 0.0)'
+SIGMOID_FWD = 'self.hidden_layer_output = 1 / (1 + np.exp(-(data @ p["W1"] + p["b1"])))'
+MASK = '(upstream_grad @ p["W2"].T) * (hidden > 0)'
+
+# id: (replacements, check that must lose points, words its message must contain)
+VARIANTS = {
+    "no_batch_division": (ALL_DIV, "gradient.batch_averaging", "times too large: divide by batch_sz once"),
+    "double_batch_division": ([(BWD_W2, BWD_W2 + " / batch_sz")], "gradient.batch_averaging",
+                              "divided by batch_sz twice"),
+    "divides_by_N": ([("/ batch_sz", "/ self.data.shape[0]")], "gradient.batch_averaging",
+                     "instead of batch_sz"),
+    "relu_mask_missing": ([(MASK, '(upstream_grad @ p["W2"].T)')], "gradient.correctness",
+                          "ReLU mask is missing"),
+    "relu_mask_inverted": ([(MASK, '(upstream_grad @ p["W2"].T) * (hidden <= 0)')], "gradient.correctness",
+                           "ReLU mask is inverted"),
+    "b1_wrong_axis": ([(BWD_B1, BWD_B1.replace("axis=0", "axis=1"))], "gradient.shapes", "sum over axis 0"),
+    "b1_axis_and_W1_undivided": ([(BWD_B1, BWD_B1.replace("axis=0", "axis=1")), ALL_DIV[0]],
+                                 "gradient.correctness", "W1 gradient is"),
+    "b2_wrong_axis": ([(BWD_B2, BWD_B2.replace("axis=0", "axis=1"))], "gradient.shapes", "sum over axis 0"),
+    "W1_transposed": ([(BWD_W1, '"W1": (self.data.T @ grad_hidden).T / batch_sz')], "gradient.shapes",
+                      "transposed"),
+    "W2_transposed": ([(BWD_W2, '"W2": upstream_grad.T @ hidden / batch_sz')], "gradient.shapes", "transposed"),
+    "softmax_overflow": ([("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")],
+                         "loss.stable", "subtract the row max"),
+    "loss_log_epsilon": ([("log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+                           "        self.probs = np.exp(log_probs)",
+                           "self.probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)\n"
+                           "        log_probs = np.log(self.probs + 1e-12)")], "loss.stable", "finite but inaccurate"),
+    "loss_summed": ([("return float(-log_probs[np.arange(labels.shape[0]), labels].mean())",
+                      "return float(-log_probs[np.arange(labels.shape[0]), labels].sum())")],
+                    "loss.value", "sum over the batch"),
+    "loss_sign": ([("return float(-log_probs", "return float(log_probs")], "loss.value", "sign is wrong"),
+    "onehot_off_by_one": ([("onehot[np.arange(labels.shape[0]), labels] = 1.0",
+                            "onehot[np.arange(labels.shape[0]), labels - 1] = 1.0")], "onehot.values",
+                          "expected"),
+    "onehot_transposed": ([("return onehot\n", "return onehot.T\n")], "onehot.values", "transposed"),
+    "forward_no_relu": ([(HIDDEN, 'self.hidden_layer_output = data @ p["W1"] + p["b1"]')], "forward.values",
+                        "no ReLU"),
+    "forward_sigmoid_consistent": ([(HIDDEN, SIGMOID_FWD),
+                                    (MASK, '(upstream_grad @ p["W2"].T) * hidden * (1 - hidden)')],
+                                   "forward.values", "sigmoid"),
+    "forward_no_b2": ([('return self.hidden_layer_output @ p["W2"] + p["b2"]',
+                        'return self.hidden_layer_output @ p["W2"]')], "forward.values", "b2 is not added"),
+    "forward_returns_hidden": ([('return self.hidden_layer_output @ p["W2"] + p["b2"]',
+                                 'return self.hidden_layer_output')], "forward.shape", "hidden layer"),
+    "forward_modifies_input": ([("self.data = data\n", "data[data < 0] = 0\n        self.data = data\n")],
+                               "forward.input_unchanged", "modified the data array"),
+    "forward_ignores_params_dict": ([("        p = self.params\n        self.data = data",
+                                      "        p = self.__dict__.setdefault('_kept', dict(self.params))\n"
+                                      "        self.data = data")], "forward.params_honoured", "did not change"),
+    "backward_stale_input": ([("        self.data = data\n", "        if self.data is None:\n"
+                               "            self.data = data\n")], "gradient.latest_forward", "on every forward call"),
+    "compute_grad_pre_averaged": ([("upstream = self.probs - make_labels_onehot(labels, self.num_cls)",
+                                    "upstream = (self.probs - make_labels_onehot(labels, self.num_cls)) / len(labels)")],
+                                  "compute_grad.upstream", "already divided by N"),
+    "compute_grad_sign": ([("upstream = self.probs - make_labels_onehot(labels, self.num_cls)",
+                            "upstream = make_labels_onehot(labels, self.num_cls) - self.probs")],
+                          "compute_grad.upstream", "wrong sign"),
+    "predict_argmin": ([("return np.argmax(model.forward(data), axis=1)",
+                         "return np.argmin(model.forward(data), axis=1)")], "predict.values", "argmin"),
+    "train_ignores_lr": ([("param -= lr * grads[name]", "param -= grads[name]")], "train.learning_rate",
+                         "learning rate is ignored"),
+    "train_wrong_sign": ([("param -= lr * grads[name]", "param += lr * grads[name]")], "train.learning_rate",
+                         "wrong sign"),
+    "train_no_shuffle": ([("order = rng.permutation(num_samples)", "order = np.arange(num_samples)")],
+                         "train.visits_every_sample", "never shuffles"),
+    "train_shuffles_once": ([("    for epoch in range(num_epochs):\n        order = rng.permutation(num_samples)\n",
+                              "    order = rng.permutation(num_samples)\n    for epoch in range(num_epochs):\n")],
+                            "train.visits_every_sample", "same order every epoch"),
+    "train_labels_misaligned": ([("batch_labels = labels[idx]", "batch_labels = labels[start:start + batch_sz]")],
+                                "train.visits_every_sample", "labels passed with a batch"),
+    "train_drops_partial_batch": ([("starts = range(0, num_samples, batch_sz)",
+                                    "starts = range(0, num_samples - batch_sz + 1, batch_sz)")],
+                                  "train.epochs", "last, smaller batch is skipped"),
+    "train_full_batch_size_for_last": ([("compute_grad(batch_labels, len(idx))",
+                                         "compute_grad(batch_labels, batch_sz)")],
+                                       "train.partial_batch", "pass the true size"),
+    "train_skips_biases": ([("for name, param in model.params.items():\n                param -= lr * grads[name]",
+                             "for name in ('W1', 'W2'):\n                model.params[name] -= lr * grads[name]")],
+                           "train.updates_all_params", "b1, b2"),
+    "train_one_epoch_only": ([("for epoch in range(num_epochs):", "for epoch in range(1):")], "train.epochs",
+                             "expected"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_bug_loses_points_with_the_right_diagnosis(variant, submit, solution_text):
+    replacements, check, words = VARIANTS[variant]
+    result = grade(submit(mutate(solution_text, replacements)), only=FAST)
+    caught = result[check]
+    assert caught.score < caught.max_score, f"{check} did not catch {variant}"
+    assert words in caught.message, f"{check} said: {caught.message}"
+    assert result.score < result.max_score
+    assert not result.grader_error, [c.message for c in result.checks if c.status == "error"]
+
+
+def test_a_consistent_sigmoid_network_keeps_consistency_but_not_correctness(submit, solution_text):
+    replacements = VARIANTS["forward_sigmoid_consistent"][0]
+    result = grade(submit(mutate(solution_text, replacements)), only=["gradient"])
+    assert result["gradient.consistency"].passed, result["gradient.consistency"].message
+    # only b2's gradient (independent of the hidden activation) can be right
+    assert result["gradient.correctness"].score <= result["gradient.correctness"].max_score / 4
+    assert "W1" in result["gradient.correctness"].message
+
+
+def test_all_zero_network_earns_no_gradient_points(submit, solution_text):
+    zero = mutate(solution_text, [
+        ('return self.hidden_layer_output @ p["W2"] + p["b2"]', 'return np.zeros((data.shape[0], p["b2"].shape[0]))'),
+        ("        return {\n            \"W1\"", "        return {k: np.zeros_like(v) for k, v in p.items()}\n"
+                                                  "        return {\n            \"W1\""),
+    ])
+    result = grade(submit(zero), only=["gradient"])
+    numeric = [c for c in result.checks if c.name != "gradient.shapes" and c.name != "gradient.repeatable"]
+    assert all(c.score == 0 for c in numeric), [(c.name, c.score, c.message) for c in numeric]
+    assert "does not depend on" in result["gradient.consistency"].message
+
+
+def test_corpus_is_large_enough():
+    assert len(VARIANTS) >= 20
