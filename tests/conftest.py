@@ -22,6 +22,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 FAST = ["interface", "onehot", "forward", "predict", "loss", "gradient", "compute_grad", "train"]
 
 
+def pytest_collection_modifyitems(items):
+    """Slow tests first, so that with pytest-xdist (--dist=loadfile: one file per worker, its module
+    fixtures built once) the long nbgrader and notebook runs start early instead of trailing."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def mutate(source: str, replacements: list[tuple[str, str]]) -> str:
     """Apply exact replacements, failing loudly when the solution no longer has the text."""
     for old, new in replacements:

@@ -24,7 +24,7 @@ from test_build import solution_lines
 NBGRADER = Path(sys.executable).with_name("nbgrader")
 A = "mlp_backprop"
 COURSE = "mlp_course"
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader"),
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not NBGRADER.exists(), reason="nbgrader is not installed (pip install '.[all]')"),
               pytest.mark.skipif(not mnist_available(), reason="MNIST not found: set MLP_DATA_DIR")]
 

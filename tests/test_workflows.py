@@ -19,7 +19,6 @@ from conftest import FAST, RELEASE, ROOT, SOLUTION, mutate
 from test_build import solution_lines
 
 # the module-scoped bundle and template repo are built once, on one worker
-pytestmark = pytest.mark.xdist_group("workflows")
 
 BIN = Path(sys.executable).parent
 FAST_CONFIG = """
