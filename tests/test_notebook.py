@@ -163,8 +163,8 @@ def execute_solution(folder: Path):
 @needs_mnist
 @needs_nbgrader
 def test_solution_notebook_runs_end_to_end_with_plots_full_marks_and_validates(tmp_path, monkeypatch):
-    # one test, not two sharing a fixture: two tests could run on two xdist workers,
-    # and each execution trains on MNIST twice (Part 5 and the accuracy check)
+    # one execution serves both the output assertions and `nbgrader validate` (which executes it once
+    # more); each execution trains on MNIST twice (Part 5 and the accuracy check)
     monkeypatch.setenv("MLP_NOTEBOOK_QUICK", "1")
     nb, path, seconds = execute_solution(tmp_path)
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -18,8 +18,7 @@ from autograder.cli import main as cli
 from conftest import FAST, RELEASE, ROOT, SOLUTION, mutate
 from test_build import solution_lines
 
-# the module-scoped bundle and template repo are built once, on one worker
-
+# the module-scoped bundle and template repo are built once: --dist=loadfile keeps this file on one worker
 BIN = Path(sys.executable).parent
 FAST_CONFIG = """
 [grader]
