@@ -46,6 +46,7 @@ def _write(text: str, out: str | None) -> None:
 def cmd_grade(argv: list[str]) -> int:
     from . import grade
     from .report import FORMATS, render
+    from .sandbox.confinement import IsolationError
 
     parser = argparse.ArgumentParser(prog="mlp-grade", description="Grade a submission of mlp_backprop.",
                                      epilog="Other commands: " + ", ".join(sorted(COMMANDS)) +
@@ -61,6 +62,9 @@ def cmd_grade(argv: list[str]) -> int:
     parser.add_argument("--report", action="append", default=[], metavar="FORMAT=FILE",
                         help="also write the report in FORMAT to FILE (repeatable), e.g. junit=report.xml")
     parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    parser.add_argument("--isolation", choices=["best", "strict"],
+                        help="strict: refuse to run student code unless it is fully confined (default: the "
+                             "config's [sandbox] isolation, 'best')")
     args = parser.parse_args(argv)
     extra = []
     for item in args.report:
@@ -69,7 +73,7 @@ def cmd_grade(argv: list[str]) -> int:
             parser.error(f"--report {item}: expected FORMAT=FILE with FORMAT in {', '.join(sorted(FORMATS))}")
         extra.append((fmt, file))
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, {"sandbox": {"isolation": args.isolation}} if args.isolation else None)
     except ConfigError as exc:
         parser.error(str(exc))
     if not Path(args.submission).exists():
@@ -79,8 +83,14 @@ def cmd_grade(argv: list[str]) -> int:
         def progress(check):  # noqa: ANN001
             sys.stderr.write(f"\r\033[K  {check.name} {check.score:g}/{check.max_score:g}")
             sys.stderr.flush()
-    result = grade(args.submission, config=config, suite="public" if args.public else "graded", only=args.only,
-                   on_check=progress)
+    try:
+        result = grade(args.submission, config=config, suite="public" if args.public else "graded",
+                       only=args.only, on_check=progress)
+    except IsolationError as exc:
+        print(f"mlp-grade: {exc}", file=sys.stderr)
+        return EXIT_GRADER
+    if result.isolation.get("level") != "strict":
+        print(f"mlp-grade: warning for the instructor: {result.isolation.get('summary')}", file=sys.stderr)
     if progress:
         sys.stderr.write("\r\033[K")
     color = args.color == "always" or (args.color == "auto" and args.out is None and sys.stdout.isatty()

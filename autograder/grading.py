@@ -20,7 +20,7 @@ from .checks import PIPELINE, Check, Context, GraderError, Verdict
 from .checks.base import failure
 from .checks.interface import parse_module
 from .config import load_config
-from .sandbox.runner import sandbox_identity
+from .sandbox.confinement import require
 
 STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
@@ -51,8 +51,11 @@ class Result:
     submission: str
     suite: str
     checks: list[CheckResult] = field(default_factory=list)
+    #: notes for the student (e.g. why nothing ran)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the confinement student code ran under (``Isolation.to_dict()``): for the instructor, never shown to students
+    isolation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -170,13 +173,17 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
             (the fixed cases students run before submitting).
         only: check names or prefixes ('gradient') to run; default all.
         on_check: called with each CheckResult as it finishes (progress).
+    Raises:
+        IsolationError: ``[sandbox] isolation = "strict"`` and this machine
+            cannot confine student code fully (nothing was run).
     """
     if not isinstance(config, dict):
         config = load_config(config)
+    jail = require(config["sandbox"]["isolation"])
     started = time.monotonic()
     checks = select(suite, only, config["grader"]["skip"])
     points = config["points"]
-    result = Result(submission=str(path), suite=suite)
+    result = Result(submission=str(path), suite=suite, isolation=jail.to_dict())
     module = find_module(path)
     if module is None:
         reason = f"no {STUDENT_FILE} found in {path}: submit the file named {STUDENT_FILE}"
@@ -187,9 +194,6 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
     module_bytes = module.read_bytes()
     ctx = Context(module_file=module, config=config,
                   seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
-    _uid, note = sandbox_identity()
-    if note:
-        result.notes.append(note)
     broken = _import_failure(ctx)
     for check in checks:
         blocked = next((f for f in check.calls if f in ctx.hung), None)

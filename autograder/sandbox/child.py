@@ -399,5 +399,27 @@ def main(workdir):
     os._exit(0)
 
 
+def become_init():
+    """In a fresh PID namespace (``--init``): fork once; the child, PID 1 there, runs the probe.
+
+    When PID 1 ends, the kernel kills everything it started; it is killed in
+    turn when this process is (the parent's timeout). This process only waits
+    and exits as its child did.
+    """
+    pid = os.fork()
+    if pid == 0:
+        import ctypes  # noqa: PLC0415
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL
+        return
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        import signal  # noqa: PLC0415
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
 if __name__ == "__main__":
+    if "--init" in sys.argv[2:]:
+        become_init()
     main(sys.argv[1])

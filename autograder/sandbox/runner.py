@@ -21,8 +21,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import pwd
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,14 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import confinement
+
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "predict", "MLP.forward", "MLP.backward",
                                 "SoftmaxCrossEntropy.forward", "SoftmaxCrossEntropy.compute_grad"})
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 MAX_LOG_BYTES = 8 * 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36
-_CLONE_NEWNET = 0x40000000
-_ENV_PASSTHROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
 
 @dataclass(frozen=True)
@@ -172,95 +170,6 @@ def _kill_group_and_orphans(pgid: int) -> None:
         time.sleep(0.01)
 
 
-_identity: tuple[tuple[int, int] | None, str] | None = None
-
-
-def sandbox_identity() -> tuple[tuple[int, int] | None, str]:
-    """((uid, gid) to run student code as or None, a note on the isolation in force).
-
-    As root the child runs as ``$MLP_SANDBOX_USER`` (default ``nobody``) when
-    that user can start this Python and import numpy; otherwise (a Python
-    installed under a private home, say) it keeps root and the note says why.
-    """
-    global _identity
-    if _identity is not None:
-        return _identity
-    if os.geteuid() != 0:
-        _identity = (None, "")
-        return _identity
-    name = os.environ.get("MLP_SANDBOX_USER", "nobody")
-    try:
-        entry = pwd.getpwnam(name)
-        drop_to = (entry.pw_uid, entry.pw_gid)
-        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], cwd="/", env=child_env(Path("/tmp"), 1),
-                               preexec_fn=_preexec(Limits(), drop_to), capture_output=True, timeout=60)
-        usable = probe.returncode == 0
-    except (KeyError, OSError, subprocess.SubprocessError):
-        usable = False
-    if usable:
-        _identity = (drop_to, "")
-    else:
-        _identity = (None, f"student code ran as root: user {name!r} cannot run {sys.executable} with numpy; "
-                           "install the grader where that user can read it to enable the uid drop")
-    return _identity
-
-
-def _tasks_of(uid: int) -> int:
-    """How many tasks (threads included, as RLIMIT_NPROC counts them) ``uid`` runs now."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/status") as f:
-                    status = dict(line.split(":", 1) for line in f if ":" in line)
-                if int(status["Uid"].split()[0]) == uid:
-                    count += int(status["Threads"])
-            except (OSError, KeyError, ValueError):
-                continue
-    return count
-
-
-def _preexec(limits: Limits, drop_to: tuple[int, int] | None):
-    """Runs in the child between fork and exec: limits, no network, new identity.
-
-    RLIMIT_NPROC counts every task of the user: for the unprivileged sandbox
-    user it is the limit itself; when the grader runs unprivileged, it is the
-    tasks the user already has plus the allowance (root ignores it).
-    """
-    nproc = limits.max_processes
-    if drop_to is None and os.geteuid() != 0 and sys.platform.startswith("linux"):
-        nproc += _tasks_of(os.getuid())
-
-    def apply() -> None:
-        mem = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 2))
-        out = limits.output_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_RESULT_BYTES, MAX_RESULT_BYTES) if out < MAX_RESULT_BYTES else (out, out))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if _libc is not None and os.geteuid() == 0:
-            _libc.unshare(_CLONE_NEWNET)
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        if drop_to is not None:
-            os.setgroups([])
-            os.setgid(drop_to[1])
-            os.setuid(drop_to[0])
-
-    return apply
-
-
-def child_env(workdir: Path, threads: int) -> dict[str, str]:
-    """The whole environment of the child: nothing inherited but CPU-kernel hints."""
-    env = {k: os.environ[k] for k in _ENV_PASSTHROUGH if k in os.environ}
-    n = str(max(1, threads))
-    env.update({
-        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1",
-        "OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-    })
-    return env
-
-
 # ----------------------------------------------------------------------------- one run
 
 
@@ -278,7 +187,7 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
     """
     _become_subreaper()
     started = time.monotonic()
-    drop_to, _note = sandbox_identity()
+    jail = confinement.isolation()
     workdir = Path(tempfile.mkdtemp(prefix="mlp-grade-"))
     try:
         (workdir / "in").mkdir()
@@ -288,25 +197,26 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
         for name, arr in inputs.items():
             np.save(workdir / "in" / f"{name}.npy", np.array(arr, order="C"), allow_pickle=False)
         (workdir / "request.json").write_text(json.dumps({"probe": probe, "options": options}))
-        if drop_to is not None:
+        if jail.drop_to is not None:
             for path in [workdir, *workdir.rglob("*")]:
-                os.chown(path, *drop_to)
-        outcome = _spawn(workdir, limits, drop_to)
+                os.chown(path, *jail.drop_to)
+        outcome = _spawn(workdir, limits, jail)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
-def _spawn(workdir: Path, limits: Limits, drop_to: tuple[int, int] | None) -> Outcome:
+def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcome:
     log_path = workdir / "output.log"
+    out_mb = max(limits.output_mb, MAX_RESULT_BYTES // (1024 * 1024))
+    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_s, out_mb, limits.max_processes, jail.drop_to)
+    argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
+    if "pid_namespace" in jail.in_force:
+        argv.append("--init")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)],
-            cwd=workdir, env=child_env(workdir, limits.threads), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-            preexec_fn=_preexec(limits, drop_to),
-        )
+        proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir, env=confinement.child_env(workdir, limits.threads),
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     _live.add(proc.pid)
     timed_out = False
     try:

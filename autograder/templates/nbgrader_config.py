@@ -10,12 +10,31 @@ c.Exchange.root = __EXCHANGE__
 # students through release/ either).
 c.Autograde.exclude_overwriting = {"mlp_backprop": ["mlp.py"]}
 
-# Grading MNIST training inside a cell takes a while.
-c.Execute.timeout = 900
-
-# A harmless warning on stderr would zero a passing cell.
-c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r"(Warning|warn\()"
+# Autograde does NOT execute the student's notebook. nbgrader scores a grade
+# cell from its outputs, and the kernel that would produce them runs the
+# student's cells and imports their mlp.py: one line there silences every
+# output (no output = full marks), replaces `check` or fakes the grader's
+# verdicts, and an import that never returns holds the kernel for the whole
+# cell timeout. Instead GradeCells (autograder/workflows/nbgrader_grading.py)
+# runs here, in the nbgrader process: it grades the student's mlp.py once per
+# notebook with the sandboxed grader (its own time limits, so no cell timeout
+# is needed) and writes each check(...) cell's outputs from that result.
+# The other preprocessors are nbgrader's defaults (Autograde.autograde_preprocessors
+# of nbgrader 0.9.6, with Execute replaced); the sanitize step before them is
+# left as it is (it clears every submitted output and restores the grade
+# cells' source from the gradebook, so what GradeCells parses is the
+# instructor's). The written answers are markdown cells graded by hand.
+c.Autograde.autograde_preprocessors = [
+    "autograder.workflows.nbgrader_grading.GradeCells",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Points, limits and the secret of the grader: a TOML file (else $MLP_GRADER_CONFIG, else the defaults).
+# c.GradeCells.grader_config = "/path/to/grading.toml"
 
 # Feedback shows results, never the source of hidden tests.
 c.GenerateFeedback.preprocessors = [

@@ -1,0 +1,64 @@
+"""Attacks a jailed child makes on its grader, run by ``confinement.self_test`` (stdlib only).
+
+``python -I -B attack_probe.py CANARY PARENT_PID PORT`` tries, as student code
+would, to read and write the file ``CANARY`` outside its folder, read the
+parent's ``/proc`` entries, signal the parent, reach a TCP port and a UDP
+port the parent listens on, and checks whether it is the init of its own PID
+namespace. It prints one JSON object: attack name -> True when refused.
+"""
+import json
+import os
+import socket
+import sys
+
+
+def refused(action) -> bool:
+    try:
+        action()
+    except OSError:
+        return True
+    return False
+
+
+def first_child_is_init() -> bool:
+    """True when a forked child is PID 1: a PID namespace whose end kills all it holds."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, b"1" if os.getpid() == 1 else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    return answer == b"1"
+
+
+def main(canary: str, parent: int, port: int) -> None:
+    def connect_tcp():
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+
+    def send_udp():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"x", ("127.0.0.1", port))
+
+    def write_canary():
+        with open(canary, "a") as f:
+            f.write("tampered")
+
+    results = {
+        "read_outside": refused(lambda: open(canary).read()),
+        "write_outside": refused(write_canary),
+        "create_outside": refused(lambda: open(canary + ".new", "x").close()),
+        "read_parent_environ": refused(lambda: open(f"/proc/{parent}/environ", "rb").read()),
+        "list_processes": refused(lambda: os.listdir("/proc")),
+        "signal_parent": refused(lambda: os.kill(parent, 0)),
+        "tcp_connect": refused(connect_tcp),
+        "udp_send": refused(send_udp),
+        "own_pid_namespace": first_child_is_init(),
+    }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,330 @@
+"""Confinement layers: one small unit per kernel mechanism that jails a child.
+
+Each layer knows
+
+* ``name`` and the ``guards`` it contributes to: ``filesystem``, ``process``
+  or ``network`` (``resources`` and ``identity`` are extra, not required);
+* ``unavailable(plan)``: ``None`` when it can be applied on this machine, else
+  the reason (checked at run time, once per grader process);
+* ``prepare(plan)``: work done in the grader before the fork (open the
+  Landlock ruleset, say), so that
+* ``apply(plan)``: runs in the forked child between fork and exec, does only
+  system calls, and raises when the layer cannot be put in force: a child
+  whose layer failed never runs student code.
+
+The layers run in the order of ``LAYERS`` (resource limits, then the uid drop,
+then the namespaces, Landlock last: it also forbids what came before).
+Whether the layers really hold is verified by ``confinement.self_test``,
+which attacks a jailed child the way student code would.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LINUX = sys.platform.startswith("linux")
+_libc = ctypes.CDLL(None, use_errno=True) if LINUX else None
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+#: site-packages the child may import from besides the standard library (read-only)
+CHILD_PACKAGES = ("numpy", "tqdm")
+
+
+@dataclass
+class Plan:
+    """What one child gets: its private folder, limits, identity; filled by ``prepare``."""
+
+    workdir: Path
+    memory_mb: int
+    cpu_s: int
+    file_mb: int
+    max_processes: int
+    #: (uid, gid) to become when the grader runs as root (None: keep the grader's)
+    drop_to: tuple[int, int] | None = None
+    #: per-layer state from ``prepare`` (e.g. the Landlock ruleset)
+    state: dict = field(default_factory=dict)
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare({flags:#x}): {os.strerror(err)}")
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _try_in_fork(action) -> str | None:
+    """Run ``action()`` in a throw-away forked child: None if it worked, else the error text."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(read)
+        try:
+            action()
+            os.write(write, b"")
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001
+            os.write(write, str(exc).encode()[:500])
+            os._exit(1)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        message = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    return None if os.waitstatus_to_exitcode(status) == 0 else (message or f"status {status}")
+
+
+class Layer:
+    """One confinement mechanism."""
+
+    name = ""
+    guards: tuple[str, ...] = ()
+    #: what the instructor can do when the layer is missing
+    remedy = ""
+
+    def unavailable(self, plan: Plan) -> str | None:
+        return None
+
+    def prepare(self, plan: Plan) -> None:
+        pass
+
+    def apply(self, plan: Plan) -> None:
+        raise NotImplementedError
+
+
+class ResourceLimits(Layer):
+    """CPU time, address space, file size, no core files, and a cap on processes."""
+
+    name, guards = "rlimits", ("resources",)
+
+    def apply(self, plan: Plan) -> None:
+        mem = plan.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_CPU, (plan.cpu_s, plan.cpu_s + 2))
+        size = plan.file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (plan.max_processes, plan.max_processes))
+
+
+class UidDrop(Layer):
+    """As root: become an unprivileged user (``$MLP_SANDBOX_USER``, default ``nobody``)."""
+
+    name, guards = "uid_drop", ("identity",)
+    remedy = "install the grader and its Python where the sandbox user can read them (e.g. under /opt)"
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if os.geteuid() != 0:
+            return "the grader is not root (the child keeps the grader's uid)"
+        if plan.drop_to is None:
+            return "the sandbox user cannot run this Python with numpy"
+        return None
+
+    def apply(self, plan: Plan) -> None:
+        os.setgroups([])
+        os.setgid(plan.drop_to[1])
+        os.setuid(plan.drop_to[0])
+
+
+class UserNamespace(Layer):
+    """A new user namespace: the child holds no capability over anything outside it.
+
+    Needed for the other namespaces when the grader is not root; the child's
+    uid and gid map to themselves.
+    """
+
+    name, guards = "user_namespace", ("identity",)
+    remedy = ("allow unprivileged user namespaces (Ubuntu >= 23.10: sysctl "
+              "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for this Python)")
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "not Linux"
+        return _try_in_fork(lambda: self.apply(plan))
+
+    def apply(self, plan: Plan) -> None:
+        uid, gid = os.geteuid(), os.getegid()
+        _unshare(CLONE_NEWUSER)
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
+class PidNamespace(Layer):
+    """A new PID and IPC namespace: the child sees no other process and nothing outlives it.
+
+    The driver forks once inside it; its first child is the namespace's init,
+    so when that process ends (or is killed) the kernel kills all it started.
+    """
+
+    name, guards = "pid_namespace", ("process",)
+    remedy = UserNamespace.remedy
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "not Linux"
+        return _try_in_fork(lambda: (UserNamespace().apply(plan), self.apply(plan)))
+
+    def apply(self, plan: Plan) -> None:
+        _unshare(CLONE_NEWPID | CLONE_NEWIPC)
+
+
+class NetworkNamespace(Layer):
+    """A new network namespace: no interface but a loopback that is down; no network at all."""
+
+    name, guards = "network_namespace", ("network",)
+    remedy = UserNamespace.remedy
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "not Linux"
+        return _try_in_fork(lambda: (UserNamespace().apply(plan), self.apply(plan)))
+
+    def apply(self, plan: Plan) -> None:
+        _unshare(CLONE_NEWNET)
+
+
+def _landlock():
+    try:
+        import landlockpy  # noqa: PLC0415 - optional outside Linux
+    except ImportError:
+        return None
+    return landlockpy
+
+
+def _landlock_abi() -> int:
+    module = _landlock()
+    return module.abi_version() if module is not None and LINUX else 0
+
+
+def _landlock_missing(abi: int, kernel: str) -> str | None:
+    """Why Landlock ABI ``abi`` (first in Linux ``kernel``) cannot be used here, or None."""
+    if not LINUX:
+        return "not Linux"
+    if _landlock() is None:
+        return "the landlockpy package is not installed"
+    found = _landlock_abi()
+    return None if found >= abi else f"Landlock ABI {found} here (need >= {abi}, Linux >= {kernel})"
+
+
+def readable_paths() -> list[Path]:
+    """What the child may read (never write): the interpreter, its standard library, numpy, system libraries."""
+    paths = {Path(p) for p in ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/lib", "/lib64",
+                               "/lib32", "/etc/ld.so.cache", "/sys/devices/system/cpu")}
+    paths.add(Path(os.path.realpath(sys.executable)))
+    base = Path(sys.base_prefix)
+    paths.update({base / "lib", base / "lib64", Path(sysconfig.get_paths()["stdlib"]).resolve()})
+    if sys.prefix != sys.base_prefix:
+        paths.add(Path(sys.prefix) / "pyvenv.cfg")
+    for name in CHILD_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            pkg = Path(next(iter(spec.submodule_search_locations))).resolve()
+            paths.add(pkg)
+            paths.update(pkg.parent.glob(f"{name}.libs"))
+    return sorted(p for p in paths if p.exists())
+
+
+def site_dirs() -> list[Path]:
+    """Folders the import system must list (names only) to find numpy."""
+    return sorted({Path(p).resolve() for p in sys.path if p.endswith(("site-packages", "dist-packages"))
+                   and Path(p).is_dir()})
+
+
+class LandlockFilesystem(Layer):
+    """Landlock: read-only access to ``readable_paths()``; read-write only to the child's own folder.
+
+    No home, cache, data, submissions, reports, grader sources or ``/proc``;
+    no symlinks, devices or cross-folder links even inside the folder.
+    """
+
+    name, guards = "landlock_filesystem", ("filesystem",)
+    remedy = "use a Linux kernel >= 5.13 with Landlock enabled (lsm=...,landlock) and `pip install landlockpy`"
+
+    def unavailable(self, plan: Plan) -> str | None:
+        return _landlock_missing(3, "6.2")
+
+    def prepare(self, plan: Plan) -> None:
+        ll = _landlock()
+        fs = ll.AccessFS
+        read = fs.READ_FILE | fs.READ_DIR | fs.EXECUTE
+        own = (fs.READ_FILE | fs.READ_DIR | fs.WRITE_FILE | fs.TRUNCATE | fs.MAKE_REG | fs.MAKE_DIR
+               | fs.REMOVE_FILE | fs.REMOVE_DIR | fs.MAKE_FIFO | fs.MAKE_SOCK)
+        ruleset = ll.Ruleset(handled_net=ll.AccessNet.NONE)
+        for path in readable_paths():
+            ruleset.allow_path(path, read if path.is_dir() else read & ~fs.READ_DIR)
+        for path in site_dirs():
+            ruleset.allow_path(path, fs.READ_DIR)
+        ruleset.allow_path("/dev/null", fs.READ_FILE | fs.WRITE_FILE)
+        ruleset.allow_path("/dev/urandom", fs.READ_FILE)
+        ruleset.allow_path(plan.workdir, own)
+        plan.state[self.name] = ruleset
+
+    def apply(self, plan: Plan) -> None:
+        plan.state[self.name].restrict()
+
+
+class LandlockNetwork(Layer):
+    """Landlock: no TCP bind or connect (Linux >= 6.7), even where namespaces are not allowed."""
+
+    name, guards = "landlock_network", ("network",)
+    remedy = "use a Linux kernel >= 6.7 with Landlock"
+
+    def unavailable(self, plan: Plan) -> str | None:
+        return _landlock_missing(4, "6.7")
+
+    def prepare(self, plan: Plan) -> None:
+        ll = _landlock()
+        net = ll.AccessNet.BIND_TCP | ll.AccessNet.CONNECT_TCP
+        plan.state[self.name] = ll.Ruleset(handled_fs=ll.AccessFS.NONE, handled_net=net)
+
+    def apply(self, plan: Plan) -> None:
+        plan.state[self.name].restrict()
+
+
+class LandlockScope(Layer):
+    """Landlock scoping (Linux >= 6.12): no signal to, and no abstract unix socket of, any process outside.
+
+    Landlock also forbids ptrace of processes outside the domain (every ABI).
+    """
+
+    name, guards = "landlock_scope", ("process",)
+    remedy = "use a Linux kernel >= 6.12 with Landlock"
+
+    def unavailable(self, plan: Plan) -> str | None:
+        return _landlock_missing(6, "6.12")
+
+    def prepare(self, plan: Plan) -> None:
+        ll = _landlock()
+        plan.state[self.name] = ll.Ruleset(handled_fs=ll.AccessFS.NONE, handled_net=ll.AccessNet.NONE,
+                                           scoped=ll.Scope.SIGNAL | ll.Scope.ABSTRACT_UNIX_SOCKET)
+
+    def apply(self, plan: Plan) -> None:
+        plan.state[self.name].restrict()
+
+
+#: the layers, in the order they are applied in the child
+LAYERS: tuple[Layer, ...] = (ResourceLimits(), UidDrop(), UserNamespace(), PidNamespace(), NetworkNamespace(),
+                             LandlockFilesystem(), LandlockNetwork(), LandlockScope())
+
+#: what must hold for ``--isolation strict``
+GUARDS = ("filesystem", "process", "network")
+
+
+def kill_on_parent_death() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux)."""
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
