@@ -94,22 +94,105 @@ def find_module(path: str | Path) -> Path | None:
 
 
 def _secret(config: dict[str, Any]) -> str:
-    """The grading secret: config, then $MLP_GRADER_SECRET, then one kept in the user cache."""
+    """The grading secret: config, then $MLP_GRADER_SECRET, then one kept in the user cache.
+
+    The kept one, ``<cache>/grader-secret``, is used only when it is a regular
+    file (opened without following a symlink) owned by this user, with no
+    permission for group or others, holding 64 hex digits. Anything else there
+    is not used: it is replaced, with a warning, by a fresh secret written
+    atomically with mode 0600 (in a folder created with mode 0700).
+    """
     if config["grader"]["secret"]:
         return str(config["grader"]["secret"])
     if os.environ.get("MLP_GRADER_SECRET"):
         return os.environ["MLP_GRADER_SECRET"]
-    path = data.cache_dir() / "grader-secret"
+    return _kept_secret(data.cache_dir() / "grader-secret")
+
+
+_SECRET_DIGITS = frozenset("0123456789abcdef")
+
+
+def _read_kept_secret(path: Path) -> tuple[str | None, str | None]:
+    """(secret, None) when ``path`` holds a trustworthy secret, (None, problem) when it does not, (None, None) when absent."""
+    import errno
+    import stat
+
     try:
-        return path.read_text().strip()
-    except OSError:
-        value = secrets.token_hex(32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}")
-        tmp.write_text(value)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        return path.read_text().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, ("is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror or exc})")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "is not a regular file"
+        if info.st_uid != os.geteuid():
+            return None, f"belongs to uid {info.st_uid}, not to this user (uid {os.geteuid()})"
+        if info.st_mode & 0o077:
+            return None, f"has mode {stat.S_IMODE(info.st_mode):04o}: group or others may read or write it"
+        raw = os.read(fd, 80)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
+    value = raw[:-1] if raw.endswith(b"\n") else raw
+    text = value.decode("ascii", "replace")
+    if len(text) != 64 or not set(text) <= _SECRET_DIGITS:
+        return None, "does not hold 64 hexadecimal digits"
+    return text, None
+
+
+def _write_kept_secret(path: Path, value: str, replace: bool) -> None:
+    """Write ``value`` to a new mode-0600 file beside ``path``, then move it into place atomically.
+
+    ``replace`` False links it in only if ``path`` does not exist yet (``FileExistsError``
+    when another process made one meanwhile); True replaces what is there (a symlink
+    itself, never its target). Raises ``OSError``.
+    """
+    data.make_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(value)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path, follow_symlinks=False)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _kept_secret(path: Path) -> str:
+    """The secret kept at ``path``, verified before use; made (or replaced, with a warning) when missing or untrustworthy."""
+    import warnings
+
+    fresh = secrets.token_hex(32)
+    for _ in range(3):
+        value, problem = _read_kept_secret(path)
+        if value is not None:
+            return value
+        try:
+            _write_kept_secret(path, fresh, replace=problem is not None)
+        except FileExistsError:
+            continue  # another grader made one just now: check it and use it
+        except OSError as exc:
+            warnings.warn(f"the grading secret {path} {problem or 'is missing'} and could not be "
+                          f"{'replaced' if problem else 'made'} "
+                          f"({exc.strerror or exc}): this run uses a fresh secret of its own; set "
+                          f"MLP_GRADER_SECRET or [grader] secret for repeatable grading", stacklevel=3)
+            return fresh
+        if problem is not None:
+            warnings.warn(f"the grading secret {path} {problem}: not used; replaced it with a fresh one "
+                          f"(mode 0600), so hidden inputs differ from earlier gradings on this machine",
+                          stacklevel=3)
+        value, _ = _read_kept_secret(path)
+        return value or fresh  # another grader's replacement, if one landed just after ours
+    return fresh
 
 
 def grading_seed(module_bytes: bytes, config: dict[str, Any], public: bool) -> int:

@@ -115,7 +115,7 @@ def failure(outcome: Outcome, subject: str) -> Verdict:
     elif outcome.status == "contract":
         text = outcome.message
     else:
-        text = f"{subject} {outcome.message}"
+        text = outcome.message if outcome.message.startswith(subject) else f"{subject} {outcome.message}"
     if where:
         text += f" [{where}]"
     return Verdict.failed(text)

@@ -52,7 +52,8 @@ def gradescope(result: Result) -> str:
     out = {"score": result.score, "max_score": result.max_score, "execution_time": round(result.seconds, 3),
            "output": f"Total {_fmt(result.score)} / {_fmt(result.max_score)}" +
                      "".join(f"\nnote: {n}" for n in result.notes),
-           "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+           "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+           "extra_data": {"isolation": result.isolation}}
     return json.dumps(out, indent=2) + "\n"
 
 
@@ -61,6 +62,11 @@ def junit(result: Result) -> str:
     errors = sum(1 for c in result.checks if c.status == "error")
     suite = ET.Element("testsuite", name="mlp_backprop", tests=str(len(result.checks)), failures=str(failures),
                        errors=str(errors), time=f"{result.seconds:.3f}")
+    if result.isolation:
+        ET.SubElement(suite, "properties").extend([
+            ET.Element("property", name="isolation", value=str(result.isolation.get("level"))),
+            ET.Element("property", name="isolation_layers", value=", ".join(
+                name for name, state in result.isolation.get("layers", {}).items() if state == "in force"))])
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname=f"mlp_backprop.{c.name.split('.')[0]}", name=c.name,
                              time=f"{c.seconds:.3f}")

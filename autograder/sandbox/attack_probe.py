@@ -3,8 +3,8 @@
 ``python -I -B attack_probe.py CANARY PARENT_PID PORT`` tries, as student code
 would, to read and write the file ``CANARY`` outside its folder, read the
 parent's ``/proc`` entries, signal the parent, reach a TCP port and a UDP
-port the parent listens on, and checks whether it is the init of its own PID
-namespace. It prints one JSON object: attack name -> True when refused.
+port the parent listens on, and checks whether it runs as the init of its own
+PID namespace (whose end kills all it started). It prints one JSON object: attack name -> True when refused.
 """
 import json
 import os
@@ -18,19 +18,6 @@ def refused(action) -> bool:
     except OSError:
         return True
     return False
-
-
-def first_child_is_init() -> bool:
-    """True when a forked child is PID 1: a PID namespace whose end kills all it holds."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.write(write, b"1" if os.getpid() == 1 else b"0")
-        os._exit(0)
-    os.close(write)
-    answer = os.read(read, 1)
-    os.waitpid(pid, 0)
-    return answer == b"1"
 
 
 def main(canary: str, parent: int, port: int) -> None:
@@ -55,10 +42,15 @@ def main(canary: str, parent: int, port: int) -> None:
         "signal_parent": refused(lambda: os.kill(parent, 0)),
         "tcp_connect": refused(connect_tcp),
         "udp_send": refused(send_udp),
-        "own_pid_namespace": first_child_is_init(),
+        "own_pid_namespace": os.getpid() == 1,
     }
-    print(json.dumps(results))
+    print(json.dumps(results), flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    # as the grader's driver does: the attacks run in a forked child, PID 1 of a new PID namespace if there is one
+    child = os.fork()
+    if child == 0:
+        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+        os._exit(0)
+    os.waitpid(child, 0)
