@@ -181,8 +181,8 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
             socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         canary = Path(outside) / "canary"
         canary.write_text("private")
-        os.chmod(outside, 0o755)
-        os.chmod(canary, 0o644)  # readable by permissions: only the confinement may refuse it
+        os.chmod(outside, 0o777)
+        os.chmod(canary, 0o666)  # open to anyone by permissions: only the confinement may refuse
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
         udp.bind(("127.0.0.1", tcp.getsockname()[1]))

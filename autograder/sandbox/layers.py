@@ -137,6 +137,9 @@ class UidDrop(Layer):
         os.setgroups([])
         os.setgid(plan.drop_to[1])
         os.setuid(plan.drop_to[0])
+        # a uid change makes the process non-dumpable, which makes its /proc/self root's: the user
+        # namespace layer could not write its own maps (exec restores the usual flag anyway)
+        _libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
 
 
 class UserNamespace(Layer):
