@@ -38,6 +38,7 @@ pytestmark = pytest.mark.skipif(not layers.LINUX, reason="confinement is Linux-o
 STUB = RELEASE.read_text()
 AS = os.environ.get("MLP_CONFINEMENT_AS", "")  # set for the inner runs of test_attacks_as
 UNPRIVILEGED_USER = "mlp-unpriv"
+SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
 
 
 def attack(code: str) -> str:
@@ -332,6 +333,9 @@ def test_strict_refusal_exits_3_with_the_reason(tmp_path):
 def _foreign_install(base: Path) -> Path:
     """A world-readable venv (the OS's python3) with the package installed, as on a grading server."""
     python = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
+    if subprocess.run([python, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "python3", "python3-venv"], check=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     copy = base / "src"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info",
                                                                "build", ".pytest_cache"))
@@ -353,7 +357,7 @@ def foreign(tmp_path_factory):
     if AS:
         pytest.skip("inner run")
     if subprocess.run(["id", UNPRIVILEGED_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+        subprocess.run([shutil.which("useradd", path=SBIN) or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                         UNPRIVILEGED_USER], check=True)
     base = tmp_path_factory.mktemp("foreign")
     os.chmod(base, 0o755)
@@ -379,7 +383,7 @@ def test_attacks_as(who, foreign):
             "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rs", "-k", "not test_attacks_as",
             "--basetemp", str(home / "tmp")]
     if who == UNPRIVILEGED_USER:
-        argv = [shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin") or "runuser", "-u", UNPRIVILEGED_USER,
+        argv = [shutil.which("runuser", path=SBIN) or "runuser", "-u", UNPRIVILEGED_USER,
                 "--", *argv]
     proc = subprocess.run(argv, cwd=home, env=env, capture_output=True, text=True, timeout=900)
     tail = proc.stdout[-4000:] + proc.stderr[-2000:]

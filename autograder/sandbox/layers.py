@@ -20,6 +20,7 @@ which attacks a jailed child the way student code would.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
 import resource
@@ -223,7 +224,8 @@ def _landlock_missing(abi: int, kernel: str) -> str | None:
     return None if found >= abi else f"Landlock ABI {found} here (need >= {abi}, Linux >= {kernel})"
 
 
-def readable_paths() -> list[Path]:
+@functools.lru_cache(maxsize=1)
+def readable_paths() -> tuple[Path, ...]:
     """What the child may read (never write): the interpreter, its standard library, numpy, system libraries."""
     paths = {Path(p) for p in ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/lib", "/lib64",
                                "/lib32", "/etc/ld.so.cache", "/sys/devices/system/cpu")}
@@ -238,13 +240,14 @@ def readable_paths() -> list[Path]:
             pkg = Path(next(iter(spec.submodule_search_locations))).resolve()
             paths.add(pkg)
             paths.update(pkg.parent.glob(f"{name}.libs"))
-    return sorted(p for p in paths if p.exists())
+    return tuple(sorted(p for p in paths if p.exists()))
 
 
-def site_dirs() -> list[Path]:
+@functools.lru_cache(maxsize=1)
+def site_dirs() -> tuple[Path, ...]:
     """Folders the import system must list (names only) to find numpy."""
-    return sorted({Path(p).resolve() for p in sys.path if p.endswith(("site-packages", "dist-packages"))
-                   and Path(p).is_dir()})
+    return tuple(sorted({Path(p).resolve() for p in sys.path if p.endswith(("site-packages", "dist-packages"))
+                         and Path(p).is_dir()}))
 
 
 class LandlockFilesystem(Layer):

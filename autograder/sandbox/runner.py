@@ -2,19 +2,20 @@
 
 Every call gets a fresh child process with
 
-* its own session and process group (the whole group is killed afterwards,
-  and orphans that escaped into another session are reaped: this process is
-  made a child subreaper so they are re-parented to it);
-* CPU-time, address-space, file-size and (when unprivileged) process limits,
-  plus a wall-clock timeout enforced here;
+* the confinement of ``confinement.isolation()`` (see ``layers.py``): Landlock
+  (read-only interpreter and numpy, read-write only its own folder, no TCP,
+  no signals or abstract sockets outside), its own user, PID, IPC and network
+  namespaces, resource limits, and as root an unprivileged uid;
+* a wall-clock timeout enforced here; the child's process group (and with a
+  PID namespace everything it started) is killed afterwards, and orphans that
+  escaped into another session are reaped (this process is a child subreaper);
 * a scrubbed environment (no tokens, no data paths) and a private temporary
-  working folder holding only the student's ``mlp.py`` and the inputs;
-* when the grader runs as root, an unprivileged uid/gid and no network.
+  working folder holding only the student's ``mlp.py``, the driver and the inputs.
 
 Inputs go in as ``.npy`` files; outputs come back as ``.npy`` files that are
-validated before numpy parses them (size, header, dtype) and loaded with
-``allow_pickle=False``. Nothing the child writes is unpickled, executed or
-trusted beyond "these are the numbers it returned".
+validated before numpy parses them (regular files only, size, header, dtype)
+and loaded with ``allow_pickle=False``. Nothing the child writes is
+unpickled, executed or trusted beyond "these are the numbers it returned".
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -89,6 +91,20 @@ class GarbageError(ValueError):
     """The child's output is not a well-formed numeric .npy file."""
 
 
+def open_child_file(path: Path):
+    """Open a file the child left in its folder for reading: a regular file, never through a symlink.
+
+    Without confinement (another OS) the child could have replaced it by a
+    link to a private file of the grader's machine.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise GarbageError(f"{path.name} is not a plain file")
+    return os.fdopen(fd, "rb")
+
+
 def load_npy(path: Path) -> np.ndarray:
     """Load a numeric .npy written by the child, refusing anything else.
 
@@ -96,10 +112,10 @@ def load_npy(path: Path) -> np.ndarray:
     size, so a forged header cannot make numpy allocate or read past it.
     Returns float64 for floats, int64 for integers and booleans.
     """
-    size = path.stat().st_size
-    if size > MAX_RESULT_BYTES:
-        raise GarbageError(f"{path.name} is {size} bytes")
-    with path.open("rb") as f:
+    with open_child_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_RESULT_BYTES:
+            raise GarbageError(f"{path.name} is {size} bytes")
         try:
             version = np.lib.format.read_magic(f)
             read_header = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -238,18 +254,19 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
 def _hung_function(workdir: Path) -> str:
     """The contract function the driver saw running when time ran out ('' if unknown or not a known name)."""
     try:
-        name = (workdir / "out" / "calling").read_text()[:100].strip()
-    except (OSError, UnicodeDecodeError):
+        with open_child_file(workdir / "out" / "calling") as f:
+            name = f.read(100).decode().strip()
+    except (OSError, UnicodeDecodeError, GarbageError):
         return ""
     return name if name in CONTRACT_FUNCTIONS else ""
 
 
 def _log_tail(path: Path, limit: int = 2000) -> str:
     try:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - limit))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
+        with open_child_file(path) as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - limit))
+            return f.read(limit).decode("utf-8", "replace")
+    except (OSError, GarbageError):
         return ""
 
 
@@ -266,9 +283,8 @@ def _read_outcome(workdir: Path, returncode: int, limits: Limits, tail: str) -> 
         return Outcome("crash", message=f"the process {how} before returning (sys.exit / os._exit / crash?)",
                        log_tail=tail)
     try:
-        if result_file.stat().st_size > 100_000:
-            raise ValueError("too large")
-        result = json.loads(result_file.read_text())
+        with open_child_file(result_file) as f:
+            result = json.loads(f.read(100_001)[:100_000])
         status = str(result.get("status", ""))
     except (ValueError, OSError, AttributeError):
         return Outcome("garbage", message="returned an unreadable result", log_tail=tail)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..config import ConfigError, load_config
 from ..grading import find_module, grade, select
+from ..sandbox.confinement import IsolationError, require
 
 SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
 
@@ -124,6 +125,9 @@ class Progress:
 def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config: dict | None = None) -> dict:
     """Grade every submission under ``root``; return counts {'graded', 'skipped', 'crashed'}."""
     config = config or load_config()
+    jail = require(config["sandbox"]["isolation"])  # refuse before any student code runs
+    if jail.level != "strict":
+        print(f"mlp-grade batch: warning for the instructor: {jail.summary()}", file=sys.stderr)
     students = discover(root)
     todo = {s: f for s, f in students.items() if force or not is_done(out / "results" / f"{s}.json", f)}
     counts = {"graded": 0, "skipped": len(students) - len(todo), "crashed": 0}
@@ -152,15 +156,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--force", action="store_true", help="regrade students already graded")
     parser.add_argument("--config")
+    parser.add_argument("--isolation", choices=["best", "strict"],
+                        help="strict: refuse to grade unless student code is fully confined here")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, {"sandbox": {"isolation": args.isolation}} if args.isolation else None)
     except ConfigError as exc:
         parser.error(str(exc))
     started = time.monotonic()
-    counts = run_batch(args.submissions, args.out, args.jobs, args.force, config)
+    try:
+        counts = run_batch(args.submissions, args.out, args.jobs, args.force, config)
+    except IsolationError as exc:
+        print(f"mlp-grade batch: {exc}", file=sys.stderr)
+        return 3
     print(f"{counts['graded']} graded, {counts['skipped']} already done, {counts['crashed']} worker crashes "
           f"in {time.monotonic() - started:.1f} s; grades in {args.out / 'grades.csv'}")
     return 0
