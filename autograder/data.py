@@ -32,8 +32,8 @@ Verified arrays are memoised in the process (read-only) and kept for later
 processes as ``<cache>/<dataset>/<name>.<sha256>.idx``: the decompressed IDX
 bytes, written atomically, only after their source verified, in folders
 created with mode 0700. A later process reads that entry instead of
-decompressing the source (about 0.05 s for the 47 MB of training images
-instead of about 0.35 s).
+decompressing the source (about 0.06 s for the 47 MB of training images,
+read and sha256-checked, instead of about 0.3 s from the ``.gz``).
 
 Nothing read from the cache is trusted. The cache is writable by every program
 of this user, student code included, so *every* read of a cache file (the

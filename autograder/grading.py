@@ -113,7 +113,7 @@ _SECRET_DIGITS = frozenset("0123456789abcdef")
 
 
 def _read_kept_secret(path: Path) -> tuple[str | None, str | None]:
-    """(secret, None) when ``path`` holds a trustworthy secret, (None, problem) when it does not, (None, None) when absent."""
+    """(secret, None) when ``path`` holds a trustworthy secret, (None, problem) when not, (None, None) when absent."""
     import errno
     import stat
 
@@ -168,7 +168,7 @@ def _write_kept_secret(path: Path, value: str, replace: bool) -> None:
 
 
 def _kept_secret(path: Path) -> str:
-    """The secret kept at ``path``, verified before use; made (or replaced, with a warning) when missing or untrustworthy."""
+    """The secret kept at ``path``, verified before use; made, or replaced with a warning, when missing or bad."""
     import warnings
 
     fresh = secrets.token_hex(32)

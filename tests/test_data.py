@@ -11,8 +11,10 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
 import socket
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +79,10 @@ def tiny(tmp_path, monkeypatch):
 
 
 def forget() -> None:
-    """Drop the in-process memo and the .npy cache, so the next load reads a source file again."""
+    """Drop the in-process memo and the .idx cache entries, so the next load reads a source file again."""
     data._memo.clear()
-    for npy in data.cache_dir().rglob("*.npy"):
-        npy.unlink()
+    for entry in data.cache_dir().rglob("*.idx"):
+        entry.unlink()
 
 
 def cache_files() -> list[str]:
@@ -288,11 +290,16 @@ def test_debian_folder_for_fashion_mnist_only(tiny, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- caches
 
 
-def test_memo_and_npy_cache(tiny):
+def test_memo_and_idx_cache(tiny):
     first, _ = data.load_raw("mnist", "train", data_dir=tiny["dir"])
     assert data.load_raw("mnist", "train", data_dir=tiny["dir"])[0] is first  # in-process memo
+    with pytest.raises(ValueError):
+        first.setflags(write=True)  # a view of immutable bytes: no caller can alter the shared array
     digest = data.CHECKSUMS["mnist"][TRAIN_IMAGES]
-    assert f"mnist/{TRAIN_IMAGES}.{digest}.npy" in cache_files()
+    assert f"mnist/{TRAIN_IMAGES}.{digest}.idx" in cache_files()
+    entry = data.cache_dir() / "mnist" / f"{TRAIN_IMAGES}.{digest}.idx"
+    assert entry.read_bytes() == tiny["contents"][TRAIN_IMAGES]  # the IDX content itself: hashes to its name
+    assert (data.cache_dir().stat().st_mode & 0o777) == 0o700 == (entry.parent.stat().st_mode & 0o777)
     data._memo.clear()
     for path in tiny["folder"].iterdir():  # a second process needs no source file
         path.unlink()
@@ -301,14 +308,119 @@ def test_memo_and_npy_cache(tiny):
     assert not images.flags.writeable and labels.tolist() == tiny["arrays"][TRAIN_LABELS].tolist()
 
 
-def test_damaged_npy_is_ignored_and_rewritten(tiny):
-    data.load_raw("mnist", "train", data_dir=tiny["dir"])
-    npy = next(data.cache_dir().rglob(f"{TRAIN_IMAGES}.*.npy"))
-    npy.write_bytes(npy.read_bytes()[:200])
+# ----------------------------------------------------------------------------- untrusted cache
+# Student code runs as the same user as the grader and can write the cache: whatever is found
+# there is verified on every read, and a bad entry is deleted, never used, and rebuilt.
+
+
+def cache_entry(name: str) -> Path:
+    return data.cache_dir() / "mnist" / f"{name}.{data.CHECKSUMS['mnist'][name]}.idx"
+
+
+def reload_warning(name: str, tiny: dict, problem: str) -> np.ndarray:
+    """Load ``name`` in a 'new process' (empty memo): it must warn that its cache entry was rejected."""
     data._memo.clear()
-    images, _ = data.load_raw("mnist", "train", data_dir=tiny["dir"])
-    np.testing.assert_array_equal(images, tiny["arrays"][TRAIN_IMAGES])
-    assert npy.stat().st_size > 3000
+    expected = re.escape(f"{cache_entry(name)} {problem}") + ".*" + re.escape(
+        f"deleted it, did not use it; rebuilt mnist/{name} from {tiny['folder'] / name}.gz")
+    with pytest.warns(data.CacheWarning, match=expected):
+        arr = data.load_idx("mnist", name, tiny["dir"])
+    return arr
+
+
+def assert_rebuilt(name: str, tiny: dict, arr: np.ndarray) -> None:
+    np.testing.assert_array_equal(arr, tiny["arrays"][name])
+    entry = cache_entry(name)
+    assert not entry.is_symlink() and entry.read_bytes() == tiny["contents"][name]
+
+
+def same_shape_zeros(name: str, tiny: dict) -> bytes:
+    """A well-formed IDX file with the right header and size, all zeros (constant labels)."""
+    return idx_bytes(np.zeros_like(tiny["arrays"][name]))
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    (same_shape_zeros, "is corrupted: sha256 mismatch"),
+    (lambda name, tiny: tiny["contents"][TRAIN_LABELS], f"is the file mnist/{TRAIN_LABELS}, not mnist/{TEST_LABELS}"),
+    (lambda name, tiny: tiny["contents"][name][:-1], "is truncated"),
+    (lambda name, tiny: tiny["contents"][name] + b"\x00", "is too long"),
+    (lambda name, tiny: b"", "is truncated: 0 bytes"),
+    (lambda name, tiny: os.urandom(64), "has the wrong magic number"),
+    (lambda name, tiny: gzip.compress(same_shape_zeros(name, tiny)), "has the wrong magic number 0x1f8b"),
+], ids=["zeros-same-shape", "other-file-swapped-in", "truncated", "trailing-byte", "empty", "garbage", "gzip"])
+def test_tampered_cache_entry_is_deleted_not_used_and_rebuilt(tiny, tamper, problem):
+    data.load_raw("mnist", "test", data_dir=tiny["dir"])
+    data.load_raw("mnist", "train", data_dir=tiny["dir"])
+    cache_entry(TEST_LABELS).write_bytes(tamper(TEST_LABELS, tiny))
+    assert_rebuilt(TEST_LABELS, tiny, reload_warning(TEST_LABELS, tiny, problem))
+    data._memo.clear()
+    (tiny["folder"] / f"{TEST_LABELS}.gz").unlink()
+    with warnings.catch_warnings():  # the rebuilt entry verifies: no warning, no source needed
+        warnings.simplefilter("error")
+        assert data.load_idx("mnist", TEST_LABELS).tolist() == tiny["arrays"][TEST_LABELS].tolist()
+
+
+def test_tampered_images_entry_is_rebuilt(tiny):
+    data.load_raw("mnist", "test", data_dir=tiny["dir"])
+    content = bytearray(cache_entry(TEST_IMAGES).read_bytes())
+    content[-1] ^= 0x01  # one pixel, one bit
+    cache_entry(TEST_IMAGES).write_bytes(bytes(content))
+    assert_rebuilt(TEST_IMAGES, tiny, reload_warning(TEST_IMAGES, tiny, "is corrupted: sha256 mismatch"))
+
+
+def test_symlinked_cache_entry_is_refused_even_to_a_good_copy(tiny, tmp_path):
+    data.load_raw("mnist", "test", data_dir=tiny["dir"])
+    for target_content in (tiny["contents"][TEST_LABELS], same_shape_zeros(TEST_LABELS, tiny)):
+        target = tmp_path / "elsewhere"
+        target.write_bytes(target_content)
+        cache_entry(TEST_LABELS).unlink()
+        cache_entry(TEST_LABELS).symlink_to(target)
+        arr = reload_warning(TEST_LABELS, tiny, "is a symbolic link")
+        assert_rebuilt(TEST_LABELS, tiny, arr)
+        assert target.read_bytes() == target_content  # the link was deleted, never written through
+
+
+def test_fifo_and_folder_in_place_of_a_cache_entry_are_refused(tiny):
+    data.load_raw("mnist", "test", data_dir=tiny["dir"])
+    cache_entry(TEST_LABELS).unlink()
+    os.mkfifo(cache_entry(TEST_LABELS))  # opening it must not block
+    assert_rebuilt(TEST_LABELS, tiny, reload_warning(TEST_LABELS, tiny, "is not a regular file"))
+    cache_entry(TEST_LABELS).unlink()
+    (cache_entry(TEST_LABELS) / "inside").mkdir(parents=True)  # a folder that cannot be deleted: not used
+    data._memo.clear()
+    with pytest.warns(data.CacheWarning, match="is not a regular file.*could not delete it"):
+        labels = data.load_idx("mnist", TEST_LABELS, tiny["dir"])
+    assert labels.tolist() == tiny["arrays"][TEST_LABELS].tolist()
+
+
+def test_symlinked_download_in_the_cache_is_refused(tiny, tmp_path):
+    folder = data.cache_dir() / "mnist"
+    folder.mkdir(parents=True)
+    (folder / f"{TEST_LABELS}.gz").symlink_to(tiny["folder"] / f"{TEST_LABELS}.gz")  # a good file, but a link
+    with pytest.raises(data.DatasetError) as err:  # no other source: refused, not used, and loading stops
+        data.load_idx("mnist", TEST_LABELS)
+    message = str(err.value)
+    assert f"{folder / TEST_LABELS}.gz is a symbolic link" in message and "deleted it, did not use it" in message
+    assert "could not download it again" in message
+    assert not (folder / f"{TEST_LABELS}.gz").is_symlink() and (tiny["folder"] / f"{TEST_LABELS}.gz").is_file()
+    assert not cache_entry(TEST_LABELS).exists()
+
+
+def test_bad_entry_without_any_source_is_an_error_not_a_use(tiny, tmp_path):
+    data.load_raw("mnist", "test", data_dir=tiny["dir"])
+    cache_entry(TEST_LABELS).write_bytes(same_shape_zeros(TEST_LABELS, tiny))
+    data._memo.clear()
+    with pytest.raises(data.DatasetError) as err:
+        data.load_idx("mnist", TEST_LABELS, tmp_path / "nowhere")
+    assert f"{cache_entry(TEST_LABELS)} is corrupted: sha256 mismatch" in str(err.value)
+    assert "deleted it, did not use it" in str(err.value) and not cache_entry(TEST_LABELS).exists()
+
+
+def test_npy_of_earlier_versions_is_never_read_and_is_removed(tiny):
+    legacy = cache_entry(TEST_LABELS).with_suffix(".npy")
+    legacy.parent.mkdir(parents=True)
+    np.save(legacy, np.zeros(3, np.uint8))  # what the old unverified cache would have returned
+    labels = data.load_idx("mnist", TEST_LABELS, tiny["dir"])
+    assert labels.tolist() == tiny["arrays"][TEST_LABELS].tolist() and not legacy.exists()
 
 
 # ----------------------------------------------------------------------------- download
@@ -399,7 +511,9 @@ def test_corrupt_cached_copy_is_downloaded_again(tiny, mirror, monkeypatch, tmp_
     cached.write_bytes(gzip.compress(tiny["contents"][TEST_LABELS])[:-8])  # truncated gzip in the cache
     server = mirror({f"{TEST_LABELS}.gz": gzip.compress(tiny["contents"][TEST_LABELS])})
     monkeypatch.setenv("MLP_DATA_MIRRORS", server.url)
-    labels = data.load_idx("mnist", TEST_LABELS)
+    with pytest.warns(data.CacheWarning, match=re.escape(f"{cached} is a truncated or corrupted gzip") + ".*" +
+                      re.escape(f"deleted it, did not use it; rebuilt mnist/{TEST_LABELS} from {server.url}")):
+        labels = data.load_idx("mnist", TEST_LABELS)
     assert labels.tolist() == tiny["arrays"][TEST_LABELS].tolist()
     assert gzip.decompress(cached.read_bytes()) == tiny["contents"][TEST_LABELS]
 
@@ -444,5 +558,5 @@ def test_real_files_through_mlp_data_dir(dataset, monkeypatch):
     for arr in (x, xt):
         assert arr.min() == 0.0 and arr.max() == 1.0
     assert 0.1 < x.mean() < 0.4  # real images, not blank or saturated
-    cached = [f for f in cache_files() if f.endswith(".npy")]
+    cached = [f for f in cache_files() if f.endswith(".idx")]
     assert len(cached) == 4 and all(f.startswith(f"{dataset}/") for f in cached)
