@@ -109,7 +109,7 @@ class GradeCells(NbGraderPreprocessor):
                                  cell.metadata["nbgrader"]["grade_id"], maximum, sum(c.max_score for c in mine))
             # nbgrader gives FULL points for nan and crashes above the maximum
             points = min(max(earned, 0.0), maximum) if math.isfinite(earned) else 0.0
-            lines = report_lines(mine) + [NOTE]
+            lines = [f"note: {n}" for n in result.notes] + report_lines(mine) + [NOTE]
             cell.outputs = [_stream("".join(line + "\n" for line in lines)),
                             new_output("execute_result", data={"text/plain": repr(points)}, execution_count=None)]
             cell.execution_count = None
