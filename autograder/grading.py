@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -20,7 +21,9 @@ from .checks import PIPELINE, Check, Context, GraderError, Verdict
 from .checks.base import failure
 from .checks.interface import parse_module
 from .config import load_config
+from .feedback import say_once
 from .sandbox.confinement import require
+from .sandbox.runner import CpuMeter, cancel_on
 
 STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
@@ -245,6 +248,52 @@ def _import_failure(ctx: Context) -> str | None:
     return failure(outcome, "importing mlp.py").message
 
 
+class _Beside:
+    """A check run in a thread beside the loop (a second child process), on its own copy of the context.
+
+    Its result is used at its place in the order only when no probe timed out before then, so the
+    report equals the one-at-a-time report: otherwise it is stopped and run again in order (or not
+    run, when a function it calls has hung).
+    """
+
+    def __init__(self, check: Check, ctx: Context, points: float):
+        self.check, self.cancel, self.outcome = check, threading.Event(), None
+        self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
+        self.thread = threading.Thread(target=self._run, args=(points,), name=check.name, daemon=True)
+        self.thread.start()
+
+    def _run(self, points: float) -> None:
+        with cancel_on(self.cancel):
+            self.outcome = _run_one(self.check, self.ctx, points)
+
+    def result(self, ctx: Context) -> CheckResult | None:
+        """Its result as if run here, merging what it recorded into ``ctx``; None: run it again."""
+        if ctx.timeouts:
+            self.cancel.set()
+        self.thread.join()
+        if self.cancel.is_set() or self.outcome is None:
+            return None
+        ctx.timeouts += self.ctx.timeouts
+        for name, where in self.ctx.hung.items():
+            ctx.hung.setdefault(name, where)
+        return self.outcome
+
+
+def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter) -> dict[str, _Beside]:
+    """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle)."""
+    mode = ctx.config["sandbox"].get("parallel", "auto")
+    if mode not in (True, False, "auto"):
+        raise ValueError(f'[sandbox] parallel must be true, false or "auto", not {mode!r}')
+    marked = []  # only checks at the end: nothing after them may depend on what they record in ctx
+    for check in reversed(checks):
+        if not getattr(check, "beside", False):
+            break
+        marked.append(check)
+    if not marked or mode is False or (mode == "auto" and meter.idle_cores() < 0.75):
+        return {}
+    return {c.name: _Beside(c, ctx, float(points.get(c.name, 0))) for c in marked}
+
+
 def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
           only: Iterable[str] | None = None,
           on_check: Callable[[CheckResult], None] | None = None) -> Result:
@@ -277,20 +326,33 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
     module_bytes = module.read_bytes()
     ctx = Context(module_file=module, config=config,
                   seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
+    meter = CpuMeter()
     broken = _import_failure(ctx)
-    for check in checks:
-        blocked = next((f for f in check.calls if f in ctx.hung), None)
-        if broken is None and blocked is not None:
-            reason = f"not run: {blocked} never returned in {ctx.hung[blocked]} (infinite loop?); fix that first"
-        else:
-            reason = broken
-        if reason is not None:
-            outcome = CheckResult(check.name, check.title, 0.0, float(points.get(check.name, 0)), "failed",
-                                  reason, check.visibility, 0.0)
-        else:
-            outcome = _run_one(check, ctx, float(points.get(check.name, 0)))
-        result.checks.append(outcome)
-        if on_check is not None:
-            on_check(outcome)
+    beside = _start_beside(checks, ctx, points, meter) if broken is None else {}
+    try:
+        for check in checks:
+            blocked = next((f for f in check.calls if f in ctx.hung), None)
+            if broken is None and blocked is not None:
+                reason = f"not run: {blocked} never returned in {ctx.hung[blocked]} (infinite loop?); fix that first"
+            else:
+                reason = broken
+            lane = beside.pop(check.name, None)
+            if reason is not None:
+                if lane is not None:
+                    lane.cancel.set()
+                outcome = CheckResult(check.name, check.title, 0.0, float(points.get(check.name, 0)), "failed",
+                                      reason, check.visibility, 0.0)
+            else:
+                outcome = (lane and lane.result(ctx)) or _run_one(check, ctx, float(points.get(check.name, 0)))
+            if ctx.timeouts:  # results of checks running beside would not be used: stop them
+                for other in beside.values():
+                    other.cancel.set()
+            result.checks.append(outcome)
+            if on_check is not None:
+                on_check(outcome)
+    finally:
+        for lane in beside.values():  # left running only when this loop stopped early
+            lane.cancel.set()
+    say_once(result.checks)
     result.seconds = round(time.monotonic() - started, 3)
     return result

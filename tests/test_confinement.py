@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-from autograder import data
 from autograder.config import load_config
 from autograder.sandbox import confinement, layers
 from conftest import RELEASE, ROOT
@@ -59,17 +58,21 @@ def machine(tmp_path):
     (cache / "mnist").mkdir(parents=True)
     (cache / "mnist" / "t10k-labels.npy").write_bytes(b"CANARY_CACHE" * 100)
     (cache / "grader-secret").write_text("CANARY_SECRET" + "0" * 51)
+    data_dir = tmp_path / "data"  # a stand-in for MLP_DATA_DIR (never the real files: a failed defence would wreck them)
+    (data_dir / "mnist").mkdir(parents=True)
+    (data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"CANARY_DATA" * 100)
     for path in [tmp_path, *tmp_path.rglob("*")]:
         os.chmod(path, 0o777 if path.is_dir() else 0o666)  # by permissions anyone could: only confinement may refuse
     config = tmp_path / "grading.toml"
     config.write_text("[sandbox]\ntimeout_s = 5\n")
-    return {"classmate": classmate, "cwd": grader_cwd, "cache": cache, "tmp": tmp_path, "config": config}
+    return {"classmate": classmate, "cwd": grader_cwd, "cache": cache, "data": data_dir, "tmp": tmp_path,
+            "config": config}
 
 
 def grade_as_instructor(folder: Path, machine: dict, env_extra: dict | None = None) -> tuple[int, str, str]:
     """``mlp-grade FOLDER --format json`` in its own process; (exit code, report, stderr)."""
     report = machine["tmp"] / "report.json"
-    env = dict(os.environ, MLP_CACHE_DIR=str(machine["cache"]), **(env_extra or {}))
+    env = dict(os.environ, MLP_CACHE_DIR=str(machine["cache"]), MLP_DATA_DIR=str(machine["data"]), **(env_extra or {}))
     proc = subprocess.run([sys.executable, "-m", "autograder", str(folder), "--only", "interface.MLP",
                            "--format", "json", "--out", str(report), "--config", str(machine["config"])],
                           cwd=machine["cwd"], env=env, capture_output=True, text=True, timeout=120)
@@ -89,14 +92,15 @@ def submit(machine: dict, code: str) -> Path:
 
 
 def assert_contained(machine: dict, code: str, env_extra: dict | None = None, secrets: tuple[str, ...] = ()) -> str:
-    before = snapshot(machine["tmp"] / "submissions" / "classmate") | snapshot(machine["cache"])
+    watched = (machine["tmp"] / "submissions" / "classmate", machine["cache"], machine["data"])
+    before = {k: v for folder in watched for k, v in snapshot(folder).items()}
     rc, report, err = grade_as_instructor(submit(machine, code), machine, env_extra)
     assert rc == 0 and report, f"the grader did not survive or wrote no report (exit {rc}): {err[-2000:]}"
     message = json.loads(report)["tests"][0]["output"]
     assert "LOOT" in message, f"the attack did not run as expected: {message}"
     for secret in ("CANARY", *secrets):
         assert secret not in report, f"{secret} leaked into the report: {message}"
-    after = snapshot(machine["tmp"] / "submissions" / "classmate") | snapshot(machine["cache"])
+    after = {k: v for folder in watched for k, v in snapshot(folder).items()}
     assert after == before, "a file outside the child's folder was changed"
     assert list(machine["cwd"].iterdir()) == [], "the child wrote into the grader's working folder"
     return message
@@ -108,7 +112,7 @@ def assert_contained(machine: dict, code: str, env_extra: dict | None = None, se
 def test_cannot_rewrite_the_grader_cache_or_data(machine):
     assert_contained(machine, f"""
 import os
-for top in ({str(machine['cache'])!r}, {str(data.cache_dir())!r}, os.environ.get('MLP_DATA_DIR', '/nonexistent')):
+for top in ({str(machine['cache'])!r}, {str(machine['data'])!r}):
     for folder, _, files in os.walk(top):
         for name in files:
             path = os.path.join(folder, name)

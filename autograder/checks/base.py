@@ -121,6 +121,11 @@ def failure(outcome: Outcome, subject: str) -> Verdict:
     return Verdict.failed(text)
 
 
+def constant(*arrays: np.ndarray) -> bool:
+    """True when every array holds one value throughout (zeros, say): a property of it may hold vacuously."""
+    return all(a.size == 0 or np.ptp(a) == 0 for a in arrays)
+
+
 def describe_shape(arr: np.ndarray) -> str:
     return str(tuple(arr.shape))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference as ref
-from .base import Check, Context, Verdict, failure
+from .base import Check, Context, Verdict, constant, failure
 
 ATOL = 1e-7
 
@@ -46,6 +46,14 @@ def not_finite(what: str, got: np.ndarray) -> Verdict | None:
         return None
     bad = "NaN" if np.isnan(got).any() else "inf"
     return Verdict.failed(f"{what} contains {bad}")
+
+
+def nothing_computed(scores: np.ndarray) -> Verdict | None:
+    """A failure when forward returns one value everywhere: shape and side effects would hold vacuously."""
+    if constant(scores):
+        return Verdict.failed("MLP.forward returns the same value for every sample and class (zeros?): "
+                              "it does not compute the network yet")
+    return None
 
 
 def _variants(case: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,7 +121,8 @@ class ForwardShape(Check):
         hint = ""
         if got.shape == (n, case["W1"].shape[1]):
             hint = "that is the hidden layer: multiply by W2 and add b2"
-        return shape_mismatch(f"MLP.forward output ({dims_text(case)})", got, (n, c), hint) or Verdict.passed()
+        return (shape_mismatch(f"MLP.forward output ({dims_text(case)})", got, (n, c), hint)
+                or nothing_computed(got) or Verdict.passed())
 
 
 class ForwardValues(Check):
@@ -147,6 +156,9 @@ class ForwardInputUnchanged(Check):
         outcome = ctx.probe("forward", case)
         if not outcome.ok:
             return failure(outcome, self.subject)
+        vacuous = nothing_computed(outcome.arrays["scores"])
+        if vacuous:
+            return vacuous
         if np.array_equal(outcome.arrays["x_after"], case["x"]):
             return Verdict.passed()
         return Verdict.failed("MLP.forward modified the data array it was given (an in-place operation such as "
@@ -165,18 +177,20 @@ class ForwardParamsHonoured(Check):
         outcome = ctx.probe("forward_params", case)
         if not outcome.ok:
             return failure(outcome, self.subject)
-        replaced = dict(case, W1=case["new_W1"])
-        perturbed = dict(replaced, b2=case["b2"] + case["delta_b2"])
-        for key, params, how in (("replaced", replaced, "after params['W1'] was replaced by a new array"),
-                                 ("perturbed", perturbed, "after params['b2'] was changed in place")):
-            got = outcome.arrays[key]
-            if got.shape != (case["x"].shape[0], case["W2"].shape[1]):
-                return Verdict.failed(f"MLP.forward returned shape {got.shape} {how}")
-            expected = ref.forward(params, case["x"])
-            if not np.allclose(got, expected, atol=ATOL, rtol=1e-6):
-                same = np.allclose(got, outcome.arrays["first"], atol=ATOL)
+        out = outcome.arrays
+        if nothing_computed(out["first"]) or all(np.allclose(out[k], out["first"], atol=ATOL)
+                                                 for k in ("fresh_replaced", "fresh_perturbed")):
+            return Verdict.failed("MLP.forward gives the same scores whatever W1 and b2 are: it does not use "
+                                  "the parameters yet")
+        # judged against the student's own forward on fresh models: a wrong network is forward.values' business
+        for key, how in (("replaced", "after params['W1'] was replaced by a new array"),
+                         ("perturbed", "after params['b2'] was changed in place")):
+            got, fresh = out[key], out["fresh_" + key]
+            if got.shape != fresh.shape or not np.allclose(got, fresh, atol=ATOL, rtol=1e-6):
+                same = got.shape == out["first"].shape and np.allclose(got, out["first"], atol=ATOL)
                 why = ("the scores did not change: forward must read self.params['W1'] etc. on every call, "
-                       "not copies kept in other attributes" if same else "the scores are not the network's")
+                       "not copies kept in other attributes" if same else
+                       "the scores differ from a new MLP's with those parameters")
                 return Verdict.failed(f"MLP.forward is wrong {how}: {why}")
         return Verdict.passed()
 
@@ -191,13 +205,16 @@ class PredictValues(Check):
         outcome = ctx.probe("predict", case)
         if not outcome.ok:
             return failure(outcome, self.subject)
-        got, expected = outcome.arrays["pred"], ref.forward(case, case["x"]).argmax(axis=1)
+        # judged against the student's own scores: a wrong forward is forward.values' business
+        got, scores = outcome.arrays["pred"], outcome.arrays["scores"]
+        if scores.ndim != 2 or constant(scores):
+            scores = ref.forward(case, case["x"])
+        expected = scores.argmax(axis=1)
         problem = shape_mismatch("predict output", got, expected.shape, "take the argmax over axis 1")
         if problem:
             return problem
         if np.array_equal(got, expected):
             return Verdict.passed()
-        scores = ref.forward(case, case["x"])
         if np.array_equal(got, scores.argmin(axis=1)):
             return Verdict.failed("predict returns the argmin of the scores; use argmax")
         return Verdict.failed(f"predict disagrees with argmax(forward(data), axis=1) on "

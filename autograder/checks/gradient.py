@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference as ref
-from .base import Check, Context, Verdict, failure
+from .base import Check, Context, Verdict, constant, failure
 from .forward import dims_text, draw_dims, network_case
 
 NAMES = ref.PARAM_NAMES
@@ -91,22 +91,19 @@ def ratio_hint(name: str, analytic: np.ndarray, numeric: np.ndarray, n: int, bat
 
 
 def compare(grads: dict[str, np.ndarray], numeric: dict[str, np.ndarray], case: dict[str, np.ndarray],
-            threshold: float) -> dict[str, str]:
-    """Per parameter: '' when it agrees, else a message."""
+            threshold: float) -> dict[str, tuple[str, str]]:
+    """Per parameter that disagrees: (finding, likely cause or ''); agreeing parameters are left out."""
     n, batch_sz = case["x"].shape[0], int(case["batch_sz"])
     verdicts = {}
     for name in NAMES:
         analytic = grads[name]
         if not np.all(np.isfinite(analytic)):
-            verdicts[name] = f"the {name} gradient contains NaN or inf"
+            verdicts[name] = ("NaN or inf", "")
             continue
         err = ref.rel_error(analytic, numeric[name])
-        if err <= threshold:
-            verdicts[name] = ""
-            continue
-        hint = ratio_hint(name, analytic, numeric[name], n, batch_sz) or _relu_hint(name, grads, case)
-        verdicts[name] = (f"{name}: relative error {err:.2e} (threshold {threshold:g})"
-                          + (f"; {hint}" if hint else ""))
+        if err > threshold:
+            hint = ratio_hint(name, analytic, numeric[name], n, batch_sz) or _relu_hint(name, grads, case)
+            verdicts[name] = (f"relative error {err:.2e}", hint)
     return verdicts
 
 
@@ -145,13 +142,31 @@ def true_gradient(case: dict[str, np.ndarray], h: float, samples: int | None = N
     return {k: v.reshape(case[k].shape) for k, v in numeric.items()}
 
 
-def score_parameters(per_case: list[dict[str, str]], head: str) -> Verdict:
-    """1/4 of the points per parameter that agrees in every case; one line per failing parameter."""
-    failing = {name: next(m for c in per_case if (m := c.get(name))) for name in NAMES
-               if any(c.get(name) for c in per_case)}
+def score_parameters(per_case: list[dict[str, tuple[str, str]]], head: str, threshold: float,
+                     excused: set[str] = frozenset()) -> Verdict:
+    """Equal shares of the points for the parameters tested (not ``excused``) that agree in every case;
+    parameters with one cause share one line."""
+    tested = [k for k in NAMES if k not in excused]
+    failing = {name: next(c[name] for c in per_case if name in c) for name in tested
+               if any(name in c for c in per_case)}
+    if not tested:
+        return Verdict.failed(head + "nothing could be tested")
     if not failing:
         return Verdict.passed()
-    return Verdict((len(NAMES) - len(failing)) / len(NAMES), head + "; ".join(failing.values()))
+    by_hint: dict[str, list[str]] = {}
+    for name, (finding, hint) in failing.items():
+        by_hint.setdefault(hint, []).append(f"{name} {finding}")
+    clauses = [", ".join(findings) + (f" (threshold {threshold:g})" if "relative error" in " ".join(findings) else "")
+               + (f"; {hint}" if hint else "") for hint, findings in by_hint.items()]
+    return Verdict((len(tested) - len(failing)) / len(tested), head + "; ".join(clauses))
+
+
+def constant_gradients(grads: dict[str, np.ndarray]) -> list[str]:
+    """Parameters whose gradient holds one value throughout (zeros, say): nothing is computed for them."""
+    return [k for k in NAMES if constant(grads[k])]
+
+
+NOTHING_COMPUTED = "MLP.backward returns constant gradients (zeros?) for {}: it does not compute them yet"
 
 
 class GradientShapes(Check):
@@ -164,9 +179,13 @@ class GradientShapes(Check):
         if not outcome.ok:
             return failure(outcome, self.subject)
         problems = shape_problems(grads[0], cases[0])
+        flat = [k for k in constant_gradients(grads[0]) if grads[0][k].shape == cases[0][k].shape]
+        if flat:
+            problems.append(NOTHING_COMPUTED.format(", ".join(flat)))
         if not problems:
             return Verdict.passed()
-        return Verdict((4 - len(problems)) / 4, f"({dims_text(cases[0])}) " + "; ".join(problems))
+        wrong = len(NAMES) - sum(1 for k in NAMES if grads[0][k].shape == cases[0][k].shape and k not in flat)
+        return Verdict((len(NAMES) - wrong) / len(NAMES), f"({dims_text(cases[0])}) " + "; ".join(problems))
 
 
 class _NumericalCheck(Check):
@@ -184,6 +203,9 @@ class _NumericalCheck(Check):
         """A function (index, case) -> {name: numerical gradient} or a Verdict; or one Verdict for all."""
         return lambda i, case: true_gradient(case, h)
 
+    #: a pure averaging slip (a factor batch_sz, 1/batch_sz, batch_sz/N) is gradient.batch_averaging's business
+    AVERAGING_WORDS = ("batch_sz",)
+
     def run(self, ctx: Context) -> Verdict:
         cases = self.cases(ctx)
         outcome, grads = run_backward(ctx, cases, share=self.share)
@@ -193,17 +215,21 @@ class _NumericalCheck(Check):
         if isinstance(numeric_of, Verdict):
             return numeric_of
         threshold = float(ctx.config["gradient"]["threshold"])
-        per_case = []
+        per_case, untested = [], set()
         for i, (case, got) in enumerate(zip(cases, grads)):
             numeric = numeric_of(i, case)
             if isinstance(numeric, Verdict):
                 return numeric
-            misshapen = {k: f"{k}: wrong shape {tuple(got[k].shape)} (see gradient.shapes)"
-                         for k in NAMES if got[k].shape != case[k].shape}
-            fine = {k: got[k] if k not in misshapen else numeric[k] for k in NAMES}
-            verdicts = compare(fine, numeric, case, threshold)
+            untested |= {k for k in NAMES if numeric[k] is None}
+            # a transposed gradient is gradient.shapes' business: its values are judged transposed back
+            got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g for k, g in got.items()}
+            misshapen = {k: ("has the wrong shape", "see gradient.shapes") for k in NAMES if got[k].shape != case[k].shape}
+            numeric = {k: np.zeros(case[k].shape) if numeric[k] is None else numeric[k] for k in NAMES}
+            fine = {k: numeric[k] if k in misshapen or k in untested else got[k] for k in NAMES}
+            verdicts = {name: found for name, found in compare(fine, numeric, case, threshold).items()
+                        if not any(word in found[1] for word in self.AVERAGING_WORDS)}
             per_case.append({**verdicts, **misshapen})
-        return score_parameters(per_case, f"{self.subject} disagrees with {self.against}: ")
+        return score_parameters(per_case, f"{self.subject} disagrees with {self.against}: ", threshold, untested)
 
 
 class GradientConsistency(_NumericalCheck):
@@ -228,10 +254,11 @@ class GradientConsistency(_NumericalCheck):
             shapes = {k: case[k].shape for k in NAMES}
             numeric = ref.numerical_grads(scores, coords[i], shapes, case["upstream"], int(case["batch_sz"]), h)
             flat = [k for k in NAMES if not np.any(numeric[k])]
-            if flat:
-                return Verdict.failed(f"your MLP.forward does not depend on {', '.join(flat)} (its numerical gradient "
+            if len(flat) == len(NAMES):
+                return Verdict.failed("your MLP.forward does not depend on any parameter (its numerical gradient "
                                       "is zero), so there is nothing for backward to agree with: fix forward first")
-            return {k: v.reshape(case[k].shape) for k, v in numeric.items()}
+            # a parameter the forward ignores cannot be checked here (forward.values says why)
+            return {k: None if k in flat else v.reshape(case[k].shape) for k, v in numeric.items()}
 
         return numeric_of
 
@@ -258,13 +285,46 @@ class GradientRealistic(_NumericalCheck):
 
 
 class BatchAveraging(_NumericalCheck):
+    """Averaging on its own: a parameter passes when it equals the true gradient with batch_sz != N, or,
+    when it is wrong for another reason (a missing mask, say: not this check's business), when the
+    student's own gradient scales exactly as 1 / batch_sz between batch_sz = N and batch_sz != N."""
+
     name, subject = "gradient.batch_averaging", SUBJECT
     title = "MLP.backward divides by batch_sz exactly once"
     against = "the true gradient with batch_sz != N"
     visibility = "visible"
+    AVERAGING_WORDS = ("batch_sz", "= data.shape[0]")
 
     def cases(self, ctx: Context):
-        return _cases(ctx, self.name, 2, batch_sz=lambda rng, n: n + int(rng.integers(2, 6)))
+        odd = _cases(ctx, self.name, 2, batch_sz=lambda rng, n: n + int(rng.integers(2, 6)))
+        return odd + [dict(case, batch_sz=np.array(case["x"].shape[0])) for case in odd]
+
+    def run(self, ctx: Context) -> Verdict:
+        cases = self.cases(ctx)
+        outcome, grads = run_backward(ctx, cases)
+        if not outcome.ok:
+            return failure(outcome, self.subject)
+        h, threshold = float(ctx.config["gradient"]["step"]), float(ctx.config["gradient"]["threshold"])
+        half = len(cases) // 2
+        per_case = []
+        for case, got, at_n in zip(cases[:half], grads[:half], grads[half:]):
+            numeric = true_gradient(case, h)
+            usable = [k for k in NAMES if got[k].shape == case[k].shape == at_n[k].shape and np.all(np.isfinite(got[k]))]
+            fine = {k: got[k] if k in usable else numeric[k] for k in NAMES}  # the rest: gradient.shapes says it
+            verdicts = {}
+            for name in constant_gradients(fine):
+                verdicts[name] = ("is constant", NOTHING_COMPUTED.format(name))
+            for name, (finding, hint) in compare(fine, numeric, case, threshold).items():
+                if name in verdicts:
+                    continue
+                if any(word in hint for word in self.AVERAGING_WORDS):
+                    verdicts[name] = (finding, hint)
+                    continue
+                scale = int(case["batch_sz"]) / case["x"].shape[0]
+                if not np.allclose(got[name] * scale, at_n[name], rtol=1e-6, atol=1e-12):
+                    verdicts[name] = ("does not scale as 1 / batch_sz", "divide by batch_sz once, in backward")
+            per_case.append(verdicts)
+        return score_parameters(per_case, f"{self.subject} with batch_sz != N: ", threshold)
 
 
 class GradientRepeatable(Check):
@@ -276,6 +336,8 @@ class GradientRepeatable(Check):
         outcome, grads = run_backward(ctx, cases, repeat=True)
         if not outcome.ok:
             return failure(outcome, self.subject)
+        if constant_gradients(grads[0]) == list(NAMES):
+            return Verdict.failed(NOTHING_COMPUTED.format("every parameter"))
         for name in NAMES:
             again = outcome.arrays["c0_again_" + name]
             if again.shape != grads[0][name].shape or not np.allclose(again, grads[0][name], rtol=1e-12, atol=1e-12):
@@ -285,51 +347,56 @@ class GradientRepeatable(Check):
 
 
 class GradientLatestForward(Check):
+    """A stale cache, judged against the student's own behaviour: backward after forward(a), forward(b)
+    must equal backward after forward(b) alone, and differ from backward after forward(a) alone (else the
+    gradients do not depend on the data and the property would hold vacuously)."""
+
     name, title, subject = "gradient.latest_forward", "MLP.backward uses the most recent forward's input", SUBJECT
     calls = GRAD_CALLS
     visibility = "hidden"
 
     def run(self, ctx: Context) -> Verdict:
-        cases = _cases(ctx, self.name, 1)
-        case = cases[0]
-        case["x_other"] = ctx.rng(self.name + ".other").standard_normal(case["x"].shape)
-        outcome, grads = run_backward(ctx, cases, stale_forward=True)
+        case = _cases(ctx, self.name, 1)[0]
+        other = ctx.rng(self.name + ".other").standard_normal(case["x"].shape)
+        only_b, only_a, a_then_b = case, dict(case, x=other), dict(case, x_other=other)
+        outcome, (g_b, g_a, g_ab) = run_backward(ctx, [only_b, only_a, a_then_b])
         if not outcome.ok:
             return failure(outcome, self.subject)
-        if shape_problems(grads[0], case):
-            return Verdict.failed("the gradients have the wrong shapes (see gradient.shapes)")
-        h = float(ctx.config["gradient"]["step"])
-        threshold = float(ctx.config["gradient"]["threshold"])
-        agrees = {}
-        for which, x in (("latest", case["x"]), ("earlier", case["x_other"])):
-            numeric = true_gradient(dict(case, x=x), h)
-            agrees[which] = [k for k in NAMES if ref.rel_error(grads[0][k], numeric[k]) <= threshold]
-        if len(agrees["latest"]) == len(NAMES):
+
+        def same(x, y):
+            return x.shape == y.shape and np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+        if all(same(g_a[k], g_b[k]) for k in NAMES):
+            return Verdict.failed("MLP.backward gives the same gradients whatever data forward saw: they do not "
+                                  "depend on the input yet (see gradient.correctness)")
+        stale = [k for k in NAMES if not same(g_ab[k], g_b[k])]
+        if not stale:
             return Verdict.passed()
-        stale = [k for k in NAMES if k in agrees["earlier"] or k not in agrees["latest"]]
-        return Verdict.failed(f"after forward(a) then forward(b), MLP.backward's {', '.join(stale)} gradient(s) do "
-                              "not belong to b: store self.data and self.hidden_layer_output on every forward call "
-                              "and use them in backward")
+        return Verdict.failed(f"after forward(a) then forward(b), MLP.backward's {', '.join(stale)} gradient(s) differ "
+                              "from those after forward(b) alone: store self.data and self.hidden_layer_output on "
+                              "every forward call and use them in backward")
 
 
 class ComputeGradUpstream(Check):
     name, subject = "compute_grad.upstream", "SoftmaxCrossEntropy.compute_grad"
     title = "compute_grad passes probs - onehot(labels) and batch_sz to backward, unscaled"
-    calls = ("SoftmaxCrossEntropy.forward", "SoftmaxCrossEntropy.compute_grad", *GRAD_CALLS)
+    calls = ("SoftmaxCrossEntropy.forward", "SoftmaxCrossEntropy.compute_grad", SUBJECT)
 
     def run(self, ctx: Context) -> Verdict:
         rng = ctx.rng(self.name)
         case = network_case(rng)
         n, c = case["x"].shape[0], case["W2"].shape[1]
         case["batch_sz"] = np.array(n + int(rng.integers(1, 4)))
+        case["given_scores"] = scores = 3 * rng.standard_normal((n, c))  # model.forward replaced: judged alone
         outcome = ctx.probe("compute_grad", case, {"num_cls": c})
         if not outcome.ok:
             return failure(outcome, self.subject)
         upstream, passed = outcome.arrays["upstream"], outcome.arrays["batch_sz_passed"]
-        scores = outcome.arrays["scores"]
-        if scores.shape != (n, c) or not np.isfinite(scores).all():
-            scores = ref.forward(case, case["x"])
         expected = np.exp(ref.log_softmax(scores)) - ref.onehot(case["labels"], c)
+        own = outcome.arrays.get("student_onehot")
+        if own is not None and own.shape == (n, c) and upstream.shape == (n, c) and np.allclose(
+                upstream, np.exp(ref.log_softmax(scores)) - own, rtol=1e-6, atol=1e-9):
+            expected = upstream  # right given the student's make_labels_onehot (onehot.values judges that one)
         problems = []
         if upstream.shape != (n, c):
             problems.append(f"the upstream_grad passed to backward has shape {upstream.shape}, expected ({n}, {c})")

@@ -39,6 +39,21 @@ def _trail_ok(out: dict[str, np.ndarray]) -> bool:
     return all(f"{key}_{k}" in out for key in ("before", "after", "grad") for k in NAMES)
 
 
+WITH_REPLACEMENT = ("it draws each mini-batch at random (np.random.choice(N, batch_sz), as in Deep Learning from "
+                    "Scratch 4.5), so an epoch repeats some samples and misses others: shuffle once per epoch "
+                    "(np.random.permutation(N)) and take consecutive slices of batch_sz")
+
+
+def draws_with_replacement(n: int, batch_sz: int, out: dict[str, np.ndarray]) -> bool:
+    """Every batch full-sized, and some sample drawn twice within the first epoch's worth of batches."""
+    rows = out["batch_rows"]
+    steps = min(len(rows), -(-n // batch_sz))
+    if steps == 0 or np.any(rows != batch_sz):
+        return False
+    first = np.rint(out["visited"][:int(rows[:steps].sum())]).astype(np.int64)
+    return len(np.unique(first)) < len(first)
+
+
 class _TrainingCheck(Check):
     subject = SUBJECT
     calls = (SUBJECT,)
@@ -60,7 +75,13 @@ class LearningRate(_TrainingCheck):
         if not _trail_ok(out):
             return Verdict.failed("the training run returned no parameter trail")
         lr = options["lr"]
+        frozen = [k for k in NAMES if np.array_equal(out["after_" + k], out["before_" + k])]
+        if len(frozen) == len(NAMES):
+            return Verdict.failed(f"{SUBJECT} never changes the parameters: update model.params in place "
+                                  "(param -= lr * grad) or assign the new arrays back into the dict")
         for k in NAMES:
+            if k in frozen:
+                continue  # never updated: train.updates_all_params says it
             before, after, grad = out["before_" + k], out["after_" + k], out["grad_" + k]
             if np.isnan(grad).any():
                 return Verdict.failed("train_mlp_neuralnet called loss_fn.forward without loss_fn.compute_grad")
@@ -88,7 +109,9 @@ class Epochs(_TrainingCheck):
         if got == expected:
             return Verdict.passed()
         hint = ""
-        if got == e * (n // b):
+        if draws_with_replacement(n, b, out):
+            hint = f"; {WITH_REPLACEMENT}"
+        elif got == e * (n // b):
             hint = ": the last, smaller batch is skipped"
         elif got % (-(-n // b)) == 0:
             hint = f": that is {got // (-(-n // b))} epochs, not {e}"
@@ -106,16 +129,18 @@ class VisitsEverySample(_TrainingCheck):
                 out["visited_labels"], inputs["labels"][np.clip(visited, 0, n - 1)]):
             return Verdict.failed(f"{SUBJECT}: the labels passed with a batch are not those of its samples: index "
                                   "data and labels with the same shuffled indices")
+        # the epochs that were made (how many is train.epochs' business)
         epochs = [visited[i * n:(i + 1) * n] for i in range(min(e, len(visited) // n))]
         bad = [i + 1 for i, ep in enumerate(epochs) if sorted(ep.tolist()) != list(range(n))]
-        if len(visited) < n * e or bad:
+        if not epochs or len(visited) % n or bad:
             which = f"epoch {bad[0]}" if bad else "the run"
-            return Verdict.failed(f"{SUBJECT}: {which} did not visit each of the {n} samples exactly once "
-                                  "(take consecutive slices of one permutation per epoch)")
+            why = (WITH_REPLACEMENT if draws_with_replacement(n, options["batch_sz"], out)
+                   else "take consecutive slices of one permutation per epoch")
+            return Verdict.failed(f"{SUBJECT}: {which} did not visit each of the {n} samples exactly once; {why}")
         orders = {tuple(ep.tolist()) for ep in epochs}
         if orders == {tuple(range(n))}:
             return Verdict(0.5, f"{SUBJECT} never shuffles: draw a new permutation every epoch")
-        if len(orders) == 1:
+        if len(orders) == 1 and len(epochs) > 1:
             return Verdict(0.5, f"{SUBJECT} uses the same order every epoch: reshuffle at the start of each epoch")
         return Verdict.passed()
 

@@ -1,21 +1,41 @@
-"""Report formats.
+"""Report formats, each written for the program that reads it.
 
 * ``text``: for a terminal (colour when asked), one line per check and one
   actionable line per lost point;
-* ``json`` / ``gradescope``: Gradescope's ``results.json`` schema;
-* ``junit``: JUnit XML (one testcase per check) for CI test tabs;
-* ``classroom``: the JSON result GitHub Classroom's grading reporter reads
-  (base64 it for the ``<ID>_RESULTS`` output);
+* ``json`` / ``gradescope``: Gradescope's ``results.json`` (autograder
+  specifications): public checks ``visible``, hidden ones shown
+  ``after_due_date`` or ``after_published`` (``[report] hidden_visibility``),
+  instructor matters (confinement, notes) only in ``extra_data``;
+* ``junit``: JUnit XML valid against Jenkins xunit's ``junit-10.xsd`` (the
+  schema pytest checks its own output against): points as suite properties and
+  in messages, ``file="mlp.py"`` on the suite (annotating actions fall back to
+  it), checks not run as ``<skipped>``;
+* ``classroom`` / ``classroom-outputs``: GitHub Classroom's grading reporter,
+  one runner per check (see :mod:`autograder.report.classroom`): the runners'
+  results as readable JSON, or as ``<runner>=<base64>`` lines for
+  ``$GITHUB_OUTPUT``;
 * ``markdown``: a table for a CI job summary.
 """
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
-from ..grading import Result
+from ..grading import CheckResult, Result
+from . import classroom as _classroom
 
 GREEN, RED, YELLOW, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[1m", "\033[0m"
+
+#: Gradescope's visibility values (autograder specifications, "Controlling Test Case Visibility")
+GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
+#: what ``[report] hidden_visibility`` may say: when students see the checks marked hidden
+HIDDEN_VISIBILITY_CHOICES = ("after_due_date", "after_published", "hidden")
+DEFAULT_HIDDEN_VISIBILITY = "after_due_date"
+#: the message grading.py gives a check it skipped because a function it needs never returned
+NOT_RUN_PREFIX = "not run:"
+STUDENT_FILE = "mlp.py"
 
 
 def _fmt(x: float) -> str:
@@ -41,54 +61,137 @@ def text(result: Result, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gradescope(result: Result) -> str:
+# ----------------------------------------------------------------------------- Gradescope
+
+
+def hidden_visibility(config: dict[str, Any] | None, strict: bool = False) -> str:
+    """When Gradescope shows students the checks marked hidden: ``[report] hidden_visibility``.
+
+    An unknown value raises ``ValueError`` when ``strict`` (bundling); otherwise
+    the default, ``after_due_date``, is used, so a typo never shows hidden checks early.
+    """
+    value = ((config or {}).get("report") or {}).get("hidden_visibility", DEFAULT_HIDDEN_VISIBILITY)
+    if value in HIDDEN_VISIBILITY_CHOICES:
+        return value
+    if strict:
+        raise ValueError(f"[report] hidden_visibility = {value!r}: expected one of "
+                         f"{', '.join(HIDDEN_VISIBILITY_CHOICES)}")
+    return DEFAULT_HIDDEN_VISIBILITY
+
+
+_WHEN = {"after_due_date": "after the due date", "after_published": "when grades are published",
+         "hidden": "to your instructor only"}
+
+
+def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
+    """Gradescope's ``results.json``: only documented fields, Gradescope's visibility values.
+
+    Students see the top-level ``output``: it holds no instructor notes and,
+    while some checks are not shown, no total either (Gradescope hides the total
+    score then; the output must not give it away).
+    """
+    later = hidden_visibility(config)
     tests = []
     for number, c in enumerate(result.checks, 1):
         tests.append({
             "name": f"{c.name}: {c.title}", "number": str(number), "score": c.score, "max_score": c.max_score,
             "status": "passed" if c.passed else "failed", "output": c.message or "passed",
-            "visibility": "visible", "tags": [c.name.split(".")[0], c.visibility],
+            "visibility": "visible" if c.visibility == "visible" else later,
+            "tags": [c.name.split(".")[0]],
         })
-    out = {"score": result.score, "max_score": result.max_score, "execution_time": round(result.seconds, 3),
-           "output": f"Total {_fmt(result.score)} / {_fmt(result.max_score)}" +
-                     "".join(f"\nnote: {n}" for n in result.notes),
-           "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-           "extra_data": {"isolation": result.isolation}}
+    shown = [c for c in result.checks if c.visibility == "visible"]
+    if len(shown) == len(result.checks):
+        summary = f"Total: {_fmt(result.score)} / {_fmt(result.max_score)}"
+    else:
+        unseen = len(result.checks) - len(shown)
+        summary = (f"Checks shown now: {_fmt(sum(c.score for c in shown))} / "
+                   f"{_fmt(sum(c.max_score for c in shown))} points. {unseen} more "
+                   f"check{'s' if unseen > 1 else ''} ({_fmt(sum(c.max_score for c in result.checks) - sum(c.max_score for c in shown))} points) "
+                   f"and the total are shown {_WHEN[later]}.")
+    if result.grader_error:
+        summary += "\nThe grader itself failed on a check: this is not your fault; please tell your instructor."
+    extra = {"isolation": result.isolation, "notes": list(result.notes), "grader_error": result.grader_error,
+             "errors": [c.name for c in result.checks if c.status == "error"]}
+    out = {"score": result.score, "execution_time": round(result.seconds, 3), "output": summary,
+           "output_format": "text", "test_output_format": "text", "test_name_format": "text",
+           "visibility": "visible", "stdout_visibility": "hidden", "extra_data": extra, "tests": tests}
     return json.dumps(out, indent=2) + "\n"
 
 
+# ----------------------------------------------------------------------------- JUnit
+
+# XML 1.0 forbids most control characters (and lone surrogates): student messages may carry them
+_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str) -> str:
+    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def not_run(c: CheckResult) -> bool:
+    """A check grading.py did not run (a function it needs hung earlier): JUnit ``<skipped>``."""
+    return c.status == "failed" and c.message.startswith(NOT_RUN_PREFIX)
+
+
 def junit(result: Result) -> str:
-    failures = sum(1 for c in result.checks if c.status == "failed")
+    """JUnit XML that validates against ``junit-10.xsd``.
+
+    That schema allows ``<properties>`` only on ``<testsuite>`` and no ``file``
+    or ``line`` on ``<testcase>``: scores are suite properties (``score``,
+    ``max_score``, ``points.<check>`` = ``earned/max``) and lead each
+    failure message; ``file="mlp.py"`` is on the suite, which
+    ``mikepenz/action-junit-report`` (v5+) uses for every testcase without one.
+    """
+    skipped = [c for c in result.checks if not_run(c)]
+    failures = sum(1 for c in result.checks if c.status == "failed" and not not_run(c))
     errors = sum(1 for c in result.checks if c.status == "error")
-    suite = ET.Element("testsuite", name="mlp_backprop", tests=str(len(result.checks)), failures=str(failures),
-                       errors=str(errors), time=f"{result.seconds:.3f}")
-    if result.isolation:
-        ET.SubElement(suite, "properties").extend([
-            ET.Element("property", name="isolation", value=str(result.isolation.get("level"))),
-            ET.Element("property", name="isolation_layers", value=", ".join(
-                name for name, state in result.isolation.get("layers", {}).items() if state == "in force"))])
+    counts = {"tests": str(len(result.checks)), "failures": str(failures), "errors": str(errors)}
+    seconds = f"{result.seconds:.3f}"
+    root = ET.Element("testsuites", {"name": "mlp_backprop", **counts, "time": seconds})
+    suite = ET.SubElement(root, "testsuite", {"name": "mlp_backprop", **counts, "skipped": str(len(skipped)),
+                                              "time": seconds, "file": STUDENT_FILE})
+    properties = ET.SubElement(suite, "properties")
+
+    def prop(name: str, value: str) -> None:
+        ET.SubElement(properties, "property", name=_xml_text(name), value=_xml_text(value))
+
+    prop("score", _fmt(result.score))
+    prop("max_score", _fmt(result.max_score))
+    for c in result.checks:
+        prop(f"points.{c.name}", f"{_fmt(c.score)}/{_fmt(c.max_score)}")
+    if result.isolation:  # for the instructor: the confinement student code ran under
+        prop("isolation", str(result.isolation.get("level")))
+        prop("isolation_layers", ", ".join(name for name, state in result.isolation.get("layers", {}).items()
+                                           if state == "in force"))
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname=f"mlp_backprop.{c.name.split('.')[0]}", name=c.name,
                              time=f"{c.seconds:.3f}")
-        ET.SubElement(case, "properties").extend([
-            ET.Element("property", name="score", value=_fmt(c.score)),
-            ET.Element("property", name="max_score", value=_fmt(c.max_score))])
-        if c.status != "passed":
-            tag = "error" if c.status == "error" else "failure"
-            node = ET.SubElement(case, tag, message=f"{_fmt(c.score)}/{_fmt(c.max_score)}: {c.message}"[:1000])
-            node.text = c.message
-    root = ET.Element("testsuites", tests=str(len(result.checks)), failures=str(failures), errors=str(errors))
-    root.append(suite)
+        message = _xml_text(c.message)
+        if not_run(c):
+            ET.SubElement(case, "skipped", type="not run", message=message[:1000])
+        elif c.status == "error":
+            node = ET.SubElement(case, "error", type="grader error",
+                                 message=f"{_fmt(c.score)}/{_fmt(c.max_score)} points: {message}"[:1000])
+            node.text = message
+        elif c.status != "passed":
+            node = ET.SubElement(case, "failure", type="partial credit" if c.score > 0 else "failed",
+                                 message=f"{_fmt(c.score)}/{_fmt(c.max_score)} points: {message}"[:1000])
+            node.text = message
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+# ----------------------------------------------------------------------------- GitHub Classroom
+
+
 def classroom(result: Result) -> str:
-    status = "error" if result.grader_error else ("pass" if result.score >= result.max_score else "fail")
-    tests = [{"name": c.name, "status": {"passed": "pass", "failed": "fail"}.get(c.status, "error"),
-              "score": c.score, "message": c.message or "passed", "test_code": c.title, "filename": "mlp.py",
-              "line_no": 0, "duration": int(c.seconds * 1000)} for c in result.checks]
-    return json.dumps({"version": 1, "status": status, "max_score": result.max_score, "tests": tests}) + "\n"
+    """Every Classroom runner's result (what the reporter reads), as one readable JSON document."""
+    return json.dumps(_classroom.document(result), indent=2) + "\n"
+
+
+def classroom_outputs(result: Result) -> str:
+    """``<runner>=<base64 JSON>`` per runner: append to ``$GITHUB_OUTPUT`` in the grading step."""
+    return _classroom.outputs(result)
 
 
 def markdown(result: Result) -> str:
@@ -101,10 +204,13 @@ def markdown(result: Result) -> str:
 
 
 FORMATS = {"text": text, "json": gradescope, "gradescope": gradescope, "junit": junit, "classroom": classroom,
-           "markdown": markdown}
+           "classroom-outputs": classroom_outputs, "markdown": markdown}
 
 
-def render(result: Result, fmt: str, color: bool = False) -> str:
+def render(result: Result, fmt: str, color: bool = False, config: dict[str, Any] | None = None) -> str:
+    """``result`` in format ``fmt``; ``config`` (the grading config) gives Gradescope's hidden-check visibility."""
     if fmt == "text":
         return text(result, color=color)
+    if fmt in ("json", "gradescope"):
+        return gradescope(result, config=config)
     return FORMATS[fmt](result)

@@ -112,21 +112,30 @@ def probe_forward_params(mod, inputs, options):
     replaced = as_numeric(model.forward(x), "MLP.forward")
     model.params["b2"] += inputs["delta_b2"]
     perturbed = as_numeric(model.forward(x), "MLP.forward")
-    return {"first": first, "replaced": replaced, "perturbed": perturbed}
+    out = {"first": first, "replaced": replaced, "perturbed": perturbed}
+    # the same parameters installed in fresh models: what "reading params afresh" must give
+    fresh = {k: inputs[k] for k in PARAM_NAMES}
+    for key, params in (("fresh_replaced", dict(fresh, W1=inputs["new_W1"])),
+                        ("fresh_perturbed", dict(fresh, W1=inputs["new_W1"], b2=inputs["b2"] + inputs["delta_b2"]))):
+        model = make_model(mod, {k: params[k] for k in PARAM_NAMES})
+        out[key] = as_numeric(model.forward(x.copy()), "MLP.forward")
+    return out
 
 
 def probe_predict(mod, inputs, options):
+    """predict, and the student's own scores it should be the argmax of."""
     model = make_model(mod, inputs)
-    return {"pred": as_numeric(mod.predict(model, inputs["x"].copy()), "predict")}
+    pred = as_numeric(mod.predict(model, inputs["x"].copy()), "predict")
+    return {"pred": pred, "scores": as_numeric(make_model(mod, inputs).forward(inputs["x"].copy()), "MLP.forward")}
 
 
 def probe_backward(mod, inputs, options):
-    """Analytic gradients for every case ``c<i>_``; optional repeats and stale-forward runs."""
+    """Analytic gradients for every case ``c<i>_`` (after a forward on ``c<i>_x_other`` first, when given)."""
     out = {}
     for i in range(int(options["cases"])):
         p = f"c{i}_"
         model = make_model(mod, inputs, p)
-        if options.get("stale_forward"):
+        if p + "x_other" in inputs:  # a stale-cache test: forward on other data first
             model.forward(inputs[p + "x_other"].copy())
         model.forward(inputs[p + "x"].copy())
         grads = grads_dict(model.backward(inputs[p + "upstream"].copy(), int(inputs[p + "batch_sz"])),
@@ -174,11 +183,19 @@ class _Recorder:
         return result
 
 
+def scores_of(model, inputs):
+    """A recorder for model.forward: the student's own, or returning ``given_scores`` (the loss judged alone)."""
+    if "given_scores" in inputs:
+        given = inputs["given_scores"]
+        return _Recorder(lambda data: given.copy())
+    return _Recorder(model.forward)
+
+
 def probe_loss(mod, inputs, options):
-    """Loss value and probabilities; the model's own scores are recorded too."""
+    """Loss value and probabilities; the scores the loss got are recorded too."""
     model = make_model(mod, inputs)
     loss_fn = mod.SoftmaxCrossEntropy(model, int(options["num_cls"]))
-    model.forward = recorder = _Recorder(model.forward)
+    model.forward = recorder = scores_of(model, inputs)
     value = as_numeric(loss_fn.forward(inputs["x"].copy(), inputs["labels"].copy()), "SoftmaxCrossEntropy.forward")
     if value.size != 1:
         raise ProbeFailure(f"SoftmaxCrossEntropy.forward returned an array of shape {value.shape}; expected one float")
@@ -194,8 +211,12 @@ def probe_compute_grad(mod, inputs, options):
     """What compute_grad passes to model.backward, and what it returns."""
     model = make_model(mod, inputs)
     loss_fn = mod.SoftmaxCrossEntropy(model, int(options["num_cls"]))
-    model.forward = fwd = _Recorder(model.forward)
-    model.backward = bwd = _Recorder(model.backward)
+    model.forward = fwd = scores_of(model, inputs)
+    if "given_scores" in inputs:  # judged alone: a stand-in backward that only records what it is given
+        model.backward = bwd = _Recorder(lambda upstream_grad, batch_sz: {k: np.zeros_like(v)
+                                                                        for k, v in model.params.items()})
+    else:
+        model.backward = bwd = _Recorder(model.backward)
     labels = inputs["labels"].copy()
     loss_fn.forward(inputs["x"].copy(), labels)
     grads = grads_dict(loss_fn.compute_grad(labels.copy(), int(inputs["batch_sz"])), "SoftmaxCrossEntropy.compute_grad")
@@ -208,6 +229,10 @@ def probe_compute_grad(mod, inputs, options):
            "batch_sz_passed": as_numeric(batch_sz, "the batch_sz compute_grad passed to backward"),
            "scores": as_numeric(fwd.calls[-1][2], "MLP.forward")}
     out.update({"grad_" + k: v for k, v in grads.items()})
+    try:  # the student's own one-hot: compute_grad is not blamed for a make_labels_onehot bug
+        out["student_onehot"] = as_numeric(mod.make_labels_onehot(labels.copy(), int(options["num_cls"])), "onehot")
+    except Exception:  # noqa: BLE001
+        pass
     return out
 
 

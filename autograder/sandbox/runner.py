@@ -19,15 +19,18 @@ unpickled, executed or trusted beyond "these are the numbers it returned".
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
+import select
 import shutil
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +67,8 @@ class Outcome:
     """What came back from one child run.
 
     ``status``: ``ok`` | ``not_implemented`` | ``error`` | ``contract`` |
-    ``exit`` | ``timeout`` | ``memory`` | ``crash`` | ``garbage``.
+    ``exit`` | ``timeout`` | ``memory`` | ``crash`` | ``garbage`` |
+    ``cancelled`` (stopped by the grader through ``cancel_on``; never a verdict).
     ``arrays``: plain float64/int64 ndarrays the child returned (only for ok).
     ``message``: one plain sentence about a failure; ``where``: the line of
     the student's file it came from, when known.
@@ -139,6 +143,83 @@ def load_npy(path: Path) -> np.ndarray:
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 _subreaper_set = False
 _live: set[int] = set()
+#: held while a child is started and registered in ``_live``, and while strays are reaped: with probes
+#: running in several threads, one thread's reaping must never take another's fresh child for a stray
+_spawn_lock = threading.Lock()
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def cancel_on(event: threading.Event):
+    """In this thread, a child still running when ``event`` is set is killed and its probe returns ``cancelled``."""
+    before = getattr(_local, "cancel", None)
+    _local.cancel = event
+    try:
+        yield event
+    finally:
+        _local.cancel = before
+
+
+def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> str:
+    """'exited', 'timeout' or 'cancelled', noticed at once.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which cost ~25 ms per probe; a pidfd
+    (Linux >= 5.3) wakes up as soon as the child exits. Does not reap the child.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            if proc.poll() is not None:
+                return "exited"
+            if cancel is not None and cancel.is_set():
+                return "cancelled"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            step = remaining if cancel is None else min(remaining, 0.05)
+            if pidfd is None:
+                try:
+                    proc.wait(timeout=step)
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                poller.poll(step * 1000)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(idle, total) jiffies of the machine from /proc/stat; (0, 0) where there is none."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields[:8])
+
+
+class CpuMeter:
+    """How many cores sat idle between its creation and ``idle_cores()`` (Linux; 0 elsewhere)."""
+
+    def __init__(self) -> None:
+        self.start = _cpu_ticks()
+
+    def idle_cores(self) -> float:
+        (idle0, total0), (idle1, total1) = self.start, _cpu_ticks()
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:
+            usable = os.cpu_count() or 1
+        if total1 <= total0:
+            return 0.0
+        return min(usable, (os.cpu_count() or 1) * (idle1 - idle0) / (total1 - total0))
 
 
 def _become_subreaper() -> None:
@@ -172,6 +253,11 @@ def _kill_group_and_orphans(pgid: int) -> None:
         pass
     if not sys.platform.startswith("linux"):
         return
+    with _spawn_lock:
+        _reap_strays()
+
+
+def _reap_strays() -> None:
     mine = os.getpgrp()
     for _ in range(50):
         strays = [(pid, grp) for pid, grp in _children_of_me() if pid not in _live and grp != mine]
@@ -230,21 +316,20 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
     argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
     if "pid_namespace" in jail.in_force:
         argv.append("--init")
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb") as log, _spawn_lock:
         proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir, env=confinement.child_env(workdir, limits.threads),
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    _live.add(proc.pid)
-    timed_out = False
+        _live.add(proc.pid)
     try:
-        proc.wait(timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        ended = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
     finally:
         _kill_group_and_orphans(proc.pid)
         proc.wait()
         _live.discard(proc.pid)
     tail = _log_tail(log_path)
-    if timed_out:
+    if ended == "cancelled":
+        return Outcome("cancelled", message="stopped by the grader", log_tail=tail)
+    if ended == "timeout":
         hung = _hung_function(workdir)
         return Outcome("timeout", message=f"did not return within {limits.wall_s:g} s (infinite loop"
                                           f"{' in ' + hung if hung else ''}?)", log_tail=tail, hung=hung)

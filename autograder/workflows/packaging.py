@@ -46,14 +46,41 @@ def nbgrader_course(root: Path, dest: Path, exchange: Path | None = None, course
     return dest
 
 
-def release_repo(root: Path, dest: Path) -> Path:
+def classroom_workflow(config: dict | None = None) -> str:
+    """The student repository's workflow: one GitHub Classroom reporter runner per check.
+
+    Fills the template's runner list (:func:`autograder.report.classroom.runner_ids`,
+    every check of the pipeline), each runner's ``<RUNNER>_RESULTS`` variable for
+    the reporter, and the points of each check (``config``, default the
+    built-in one) for the result the workflow writes itself when the grader fails.
+    """
+    from ..config import load_config
+    from ..report.classroom import PARTIAL, pipeline_names, runner_id, runner_ids
+
+    config = config or load_config()
+    names = pipeline_names()
+    runners = runner_ids(names)
+    skip = config["grader"]["skip"]
+    points = {runner_id(n): (0 if any(n == s or n.startswith(s + ".") for s in skip) else config["points"].get(n, 0))
+              for n in names}
+    points[PARTIAL] = 0
+    env = "\n".join(f"          {r.upper()}_RESULTS: ${{{{ steps.grade.outputs.{r} }}}}" for r in runners)
+    text = (TEMPLATES / "classroom" / "autograding.yml").read_text()
+    text = text.replace("          # __CLASSROOM_RESULTS__", env)
+    text = text.replace("__CLASSROOM_RUNNERS__", ",".join(runners))
+    text = text.replace("__CLASSROOM_POINTS__", ",".join(f"{points[r]:g}" for r in runners))
+    assert "__CLASSROOM" not in text, "a placeholder of the Classroom workflow template was not filled"
+    return text
+
+
+def release_repo(root: Path, dest: Path, config: dict | None = None) -> Path:
     """The student template repository: release files, workflow, README, .gitignore."""
     _copy_release(root, dest)
     workflow = dest / ".github" / "workflows" / "autograding.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(TEMPLATES / "classroom" / "autograding.yml", workflow)
+    workflow.write_text(classroom_workflow(config))
     shutil.copyfile(TEMPLATES / "student_README.md", dest / "README.md")
-    (dest / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\n*.json\n*.xml\nsummary.md\n")
+    (dest / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\n*.json\n*.xml\nsummary.md\nclassroom.out\n")
     return dest
 
 
@@ -66,7 +93,18 @@ def _package_files(root: Path):
 
 
 def gradescope_zip(root: Path, out: Path, config: Path | None = None) -> Path:
-    """Gradescope autograder bundle: setup.sh, run_autograder, the grader package (no solution)."""
+    """Gradescope autograder bundle: setup.sh, run_autograder, the grader package (no solution).
+
+    ``config`` (a grading TOML) is bundled as ``grading.toml``; its ``[report]
+    hidden_visibility`` must be one Gradescope understands (ConfigError if not).
+    """
+    from ..config import ConfigError, load_config
+    from ..report.formats import hidden_visibility
+
+    try:
+        hidden_visibility(load_config(config), strict=True)
+    except ValueError as exc:
+        raise ConfigError(f"{config}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     executable = (stat.S_IFREG | 0o755) << 16
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
