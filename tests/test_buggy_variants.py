@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from autograder import grade
-from conftest import FAST, mutate
+from conftest import FAST, RELEASE, mutate
 
 BWD_W1 = '"W1": self.data.T @ grad_hidden / batch_sz'
 BWD_B1 = '"b1": grad_hidden.sum(axis=0) / batch_sz'
@@ -34,17 +34,17 @@ VARIANTS = {
                            "ReLU mask is inverted"),
     "b1_wrong_axis": ([(BWD_B1, BWD_B1.replace("axis=0", "axis=1"))], "gradient.shapes", "sum over axis 0"),
     "b1_axis_and_W1_undivided": ([(BWD_B1, BWD_B1.replace("axis=0", "axis=1")), ALL_DIV[0]],
-                                 "gradient.correctness", "W1 gradient is"),
+                                 "gradient.batch_averaging", "W1 gradient is"),
     "b2_wrong_axis": ([(BWD_B2, BWD_B2.replace("axis=0", "axis=1"))], "gradient.shapes", "sum over axis 0"),
     "W1_transposed": ([(BWD_W1, '"W1": (self.data.T @ grad_hidden).T / batch_sz')], "gradient.shapes",
                       "transposed"),
     "W2_transposed": ([(BWD_W2, '"W2": upstream_grad.T @ hidden / batch_sz')], "gradient.shapes", "transposed"),
     "softmax_overflow": ([("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")],
                          "loss.stable", "subtract the row max"),
-    "loss_log_epsilon": ([("log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
-                           "        self.probs = np.exp(log_probs)",
-                           "self.probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)\n"
-                           "        log_probs = np.log(self.probs + 1e-12)")], "loss.stable", "finite but inaccurate"),
+    "loss_large_epsilon": ([("log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+                             "        self.probs = np.exp(log_probs)",
+                             "self.probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)\n"
+                             "        log_probs = np.log(self.probs + 1e-3)")], "loss.value", "mean cross-entropy"),
     "loss_summed": ([("return float(-log_probs[np.arange(labels.shape[0]), labels].mean())",
                       "return float(-log_probs[np.arange(labels.shape[0]), labels].sum())")],
                     "loss.value", "sum over the batch"),
@@ -97,9 +97,56 @@ VARIANTS = {
     "train_skips_biases": ([("for name, param in model.params.items():\n                param -= lr * grads[name]",
                              "for name in ('W1', 'W2'):\n                model.params[name] -= lr * grads[name]")],
                            "train.updates_all_params", "b1, b2"),
+    "train_with_replacement": ([("starts = range(0, num_samples, batch_sz)", "starts = range(num_samples // batch_sz)"),
+                                ("idx = order[start:start + batch_sz]", "idx = np.random.choice(num_samples, batch_sz)")],
+                               "train.epochs", "np.random.choice(N, batch_sz)"),
     "train_one_epoch_only": ([("for epoch in range(num_epochs):", "for epoch in range(1):")], "train.epochs",
                              "expected"),
 }
+
+
+#: single-bug variants -> every check that may lose points for it (the checks about that bug); a check
+#: outside the set losing points means a bug blamed in an unrelated place
+ABOUT = {
+    "no_batch_division": {"gradient.batch_averaging"},
+    "double_batch_division": {"gradient.batch_averaging"},
+    "divides_by_N": {"gradient.batch_averaging"},
+    "relu_mask_missing": {"gradient.consistency", "gradient.correctness", "gradient.realistic"},
+    "relu_mask_inverted": {"gradient.consistency", "gradient.correctness", "gradient.realistic"},
+    "b1_wrong_axis": {"gradient.shapes", "gradient.consistency", "gradient.correctness", "gradient.realistic"},
+    "b2_wrong_axis": {"gradient.shapes", "gradient.consistency", "gradient.correctness", "gradient.realistic"},
+    "W1_transposed": {"gradient.shapes"},
+    "W2_transposed": {"gradient.shapes"},
+    "softmax_overflow": {"loss.stable"},
+    "loss_large_epsilon": {"loss.value", "loss.uniform", "loss.stable"},
+    "loss_summed": {"loss.value", "loss.uniform", "loss.stable"},
+    "loss_sign": {"loss.value", "loss.uniform", "loss.stable"},
+    "onehot_off_by_one": {"onehot.values"},
+    "forward_no_b2": {"forward.values"},
+    "forward_ignores_params_dict": {"forward.params_honoured", "gradient.consistency"},
+    "backward_stale_input": {"gradient.latest_forward"},
+    "compute_grad_pre_averaged": {"compute_grad.upstream"},
+    "compute_grad_sign": {"compute_grad.upstream"},
+    "predict_argmin": {"predict.values"},
+    "train_ignores_lr": {"train.learning_rate"},
+    "train_wrong_sign": {"train.learning_rate"},
+    "train_no_shuffle": {"train.visits_every_sample"},
+    "train_shuffles_once": {"train.visits_every_sample"},
+    "train_labels_misaligned": {"train.visits_every_sample"},
+    "train_drops_partial_batch": {"train.epochs", "train.visits_every_sample"},
+    "train_with_replacement": {"train.epochs", "train.visits_every_sample"},
+    "train_full_batch_size_for_last": {"train.partial_batch"},
+    "train_skips_biases": {"train.updates_all_params"},
+    "train_one_epoch_only": {"train.epochs"},
+}
+
+
+def said_in(result, check: str) -> str:
+    """The check's message, followed by those of the checks it points back to ('same cause as in ...')."""
+    message = result[check].message
+    for name in message.split("same cause as in ")[-1].split(", ") if "same cause as in " in message else []:
+        message += " | " + result[name.strip()].message
+    return message
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -108,9 +155,56 @@ def test_bug_loses_points_with_the_right_diagnosis(variant, submit, solution_tex
     result = grade(submit(mutate(solution_text, replacements)), only=FAST)
     caught = result[check]
     assert caught.score < caught.max_score, f"{check} did not catch {variant}"
-    assert words in caught.message, f"{check} said: {caught.message}"
+    assert words in said_in(result, check), f"{check} said: {caught.message}"
     assert result.score < result.max_score
     assert not result.grader_error, [c.message for c in result.checks if c.status == "error"]
+    if variant in ABOUT:
+        losers = {c.name for c in result.checks if c.score < c.max_score}
+        assert losers <= ABOUT[variant], f"blamed elsewhere: {[(c, result[c].message) for c in losers - ABOUT[variant]]}"
+    clauses = [part.strip() for c in result.checks for part in c.message.split("; ")
+               if c.message and not part.startswith("same cause as in")]
+    repeated = {part for part in clauses if clauses.count(part) > 1}
+    assert not repeated, f"said more than once: {repeated}"
+
+
+def test_the_textbook_epsilon_earns_full_loss_points(submit, solution_text):
+    for eps in ("1e-7", "1e-12"):
+        text = mutate(solution_text, [("log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+                                       "        self.probs = np.exp(log_probs)",
+                                       "self.probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)\n"
+                                       f"        log_probs = np.log(self.probs + {eps})")])
+        result = grade(submit(text), only=["loss"])
+        assert result.score == result.max_score, [(c.name, c.message) for c in result.checks]
+        notes = [c.name for c in result.checks if "Deep Learning from Scratch" in c.message]
+        assert len(notes) == 1, [(c.name, c.message) for c in result.checks]  # a note, said once
+
+
+def _constant_module(value: str) -> str:
+    """The release with every function returning ``value``-filled arrays of the right shapes (or doing nothing)."""
+    stub = RELEASE.read_text()
+    bodies = {
+        "make_labels_onehot": f"return np.full((len(labels), num_cls), {value})",
+        "MLP.forward": f"return np.full((data.shape[0], self.params['b2'].shape[0]), {value})",
+        "MLP.backward": f"return {{k: np.full(v.shape, {value}) for k, v in self.params.items()}}",
+        "SoftmaxCrossEntropy.forward": f"return float({value})",
+        "SoftmaxCrossEntropy.compute_grad": f"return {{k: np.full(v.shape, {value}) for k, v in self.model.params.items()}}",
+        "train_mlp_neuralnet": "return {'loss': [], 'train_acc': []}",
+        "predict": "return np.zeros(data.shape[0], dtype=int)",
+    }
+    for name, body in bodies.items():
+        raise_line = f'raise NotImplementedError("{name} is not implemented yet")'
+        assert raise_line in stub, name
+        stub = stub.replace(raise_line, body)
+    return stub
+
+
+@pytest.mark.parametrize("value", ["0.0", "1.0"])
+def test_a_module_returning_constants_earns_only_interface_points(value, submit):
+    result = grade(submit(_constant_module(value)), only=FAST)
+    earned = {c.name: c.score for c in result.checks if c.score > 0}
+    assert set(earned) <= {c.name for c in result.checks if c.name.startswith("interface.")}, \
+        [(c.name, c.score, c.message) for c in result.checks if c.score > 0]
+    assert result.score <= 5
 
 
 def test_a_consistent_sigmoid_network_keeps_consistency_but_not_correctness(submit, solution_text):

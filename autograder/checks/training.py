@@ -45,13 +45,14 @@ WITH_REPLACEMENT = ("it draws each mini-batch at random (np.random.choice(N, bat
 
 
 def draws_with_replacement(n: int, batch_sz: int, out: dict[str, np.ndarray]) -> bool:
-    """Every batch full-sized, and some sample drawn twice within the first epoch's worth of batches."""
-    rows = out["batch_rows"]
-    steps = min(len(rows), -(-n // batch_sz))
-    if steps == 0 or np.any(rows != batch_sz):
+    """Every batch full-sized, and some sample drawn twice within one epoch's worth (N // batch_sz) of batches."""
+    rows, per_epoch = out["batch_rows"], n // batch_sz
+    if len(rows) < per_epoch or per_epoch == 0 or np.any(rows != batch_sz):
         return False
-    first = np.rint(out["visited"][:int(rows[:steps].sum())]).astype(np.int64)
-    return len(np.unique(first)) < len(first)
+    visited = np.rint(out["visited"]).astype(np.int64)
+    windows = [visited[i:i + per_epoch * batch_sz] for i in range(0, len(rows) // per_epoch * per_epoch * batch_sz,
+                                                                  per_epoch * batch_sz)]
+    return any(len(np.unique(w)) < len(w) for w in windows)
 
 
 class _TrainingCheck(Check):

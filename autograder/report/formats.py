@@ -128,9 +128,27 @@ def _xml_text(value: str) -> str:
     return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
 
 
-def not_run(c: CheckResult) -> bool:
-    """A check grading.py did not run (a function it needs hung earlier): JUnit ``<skipped>``."""
-    return c.status == "failed" and c.message.startswith(NOT_RUN_PREFIX)
+_ECHO = re.compile(r"same cause as in (.+)")
+
+
+def not_run(checks: list[CheckResult]) -> dict[str, str]:
+    """The checks grading.py did not run (a function they need hung earlier) -> why: JUnit ``<skipped>``.
+
+    grading.py says ``not run: ...``; feedback.say_once then shortens the same
+    reason in later checks to ``same cause as in <check>``: those are not run either.
+    """
+    found: dict[str, str] = {}
+    for c in checks:
+        if c.status != "failed" or c.score > 0:
+            continue
+        if c.message.startswith(NOT_RUN_PREFIX):
+            found[c.name] = c.message
+            continue
+        echo = _ECHO.fullmatch(c.message)
+        sources = [name.strip() for name in echo.group(1).split(",")] if echo else []
+        if sources and all(name in found for name in sources):
+            found[c.name] = f"{found[sources[0]]} ({c.message})"
+    return found
 
 
 def junit(result: Result) -> str:
@@ -142,8 +160,8 @@ def junit(result: Result) -> str:
     failure message; ``file="mlp.py"`` is on the suite, which
     ``mikepenz/action-junit-report`` (v5+) uses for every testcase without one.
     """
-    skipped = [c for c in result.checks if not_run(c)]
-    failures = sum(1 for c in result.checks if c.status == "failed" and not not_run(c))
+    skipped = not_run(result.checks)
+    failures = sum(1 for c in result.checks if c.status == "failed" and c.name not in skipped)
     errors = sum(1 for c in result.checks if c.status == "error")
     counts = {"tests": str(len(result.checks)), "failures": str(failures), "errors": str(errors)}
     seconds = f"{result.seconds:.3f}"
@@ -167,8 +185,8 @@ def junit(result: Result) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"mlp_backprop.{c.name.split('.')[0]}", name=c.name,
                              time=f"{c.seconds:.3f}")
         message = _xml_text(c.message)
-        if not_run(c):
-            ET.SubElement(case, "skipped", type="not run", message=message[:1000])
+        if c.name in skipped:
+            ET.SubElement(case, "skipped", type="not run", message=_xml_text(skipped[c.name])[:1000])
         elif c.status == "error":
             node = ET.SubElement(case, "error", type="grader error",
                                  message=f"{_fmt(c.score)}/{_fmt(c.max_score)} points: {message}"[:1000])
