@@ -359,9 +359,10 @@ class GradientLatestForward(Check):
         case = _cases(ctx, self.name, 1)[0]
         other = ctx.rng(self.name + ".other").standard_normal(case["x"].shape)
         only_b, only_a, a_then_b = case, dict(case, x=other), dict(case, x_other=other)
-        outcome, (g_b, g_a, g_ab) = run_backward(ctx, [only_b, only_a, a_then_b])
+        outcome, grads = run_backward(ctx, [only_b, only_a, a_then_b])
         if not outcome.ok:
             return failure(outcome, self.subject)
+        g_b, g_a, g_ab = grads
 
         def same(x, y):
             return x.shape == y.shape and np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)

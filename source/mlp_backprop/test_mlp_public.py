@@ -22,4 +22,5 @@ def result():
 @pytest.mark.parametrize("name", [c.name for c in select("public")])
 def test_public_check(result, name):
     check = result[name]
-    assert check.passed, f"{name} ({check.score:g}/{check.max_score:g}): {check.message}"
+    if not check.passed:  # one line: the points and the grader's message (pytest.ini shows it whole)
+        pytest.fail(f"{check.score:g}/{check.max_score:g}: {check.message}", pytrace=False)
