@@ -116,7 +116,7 @@ def popen(argv: list[str], plan: L.Plan, in_force: list[str], **kwargs) -> subpr
             layer.apply(plan)
 
     try:
-        return subprocess.Popen(argv, preexec_fn=apply if L.LINUX else None, start_new_session=True,
+        return subprocess.Popen(argv, preexec_fn=apply if os.name == "posix" else None, start_new_session=True,
                                 close_fds=True, **kwargs)
     finally:
         for state in plan.state.values():
