@@ -28,6 +28,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def said(result, check: str) -> str:
+    """The check's message, followed by those of the checks it points back to (``same cause as in ...``)."""
+    message = result[check].message
+    if "same cause as in " in message:
+        for name in message.split("same cause as in ")[-1].split(", "):
+            message += " | " + said(result, name.strip())
+    return message
+
+
 def mutate(source: str, replacements: list[tuple[str, str]]) -> str:
     """Apply exact replacements, failing loudly when the solution no longer has the text."""
     for old, new in replacements:

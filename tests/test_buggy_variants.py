@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from autograder import grade
-from conftest import FAST, RELEASE, mutate
+from conftest import FAST, RELEASE, mutate, said
 
 BWD_W1 = '"W1": self.data.T @ grad_hidden / batch_sz'
 BWD_B1 = '"b1": grad_hidden.sum(axis=0) / batch_sz'
@@ -141,21 +141,13 @@ ABOUT = {
 }
 
 
-def said_in(result, check: str) -> str:
-    """The check's message, followed by those of the checks it points back to ('same cause as in ...')."""
-    message = result[check].message
-    for name in message.split("same cause as in ")[-1].split(", ") if "same cause as in " in message else []:
-        message += " | " + result[name.strip()].message
-    return message
-
-
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_bug_loses_points_with_the_right_diagnosis(variant, submit, solution_text):
     replacements, check, words = VARIANTS[variant]
     result = grade(submit(mutate(solution_text, replacements)), only=FAST)
     caught = result[check]
     assert caught.score < caught.max_score, f"{check} did not catch {variant}"
-    assert words in said_in(result, check), f"{check} said: {caught.message}"
+    assert words in said(result, check), f"{check} said: {caught.message}"
     assert result.score < result.max_score
     assert not result.grader_error, [c.message for c in result.checks if c.status == "error"]
     if variant in ABOUT:

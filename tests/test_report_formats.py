@@ -337,7 +337,8 @@ def test_junit_scores_file_skipped_and_errors():
     junit_valid(xml)
     suite = ET.fromstring(xml).find("testsuite")
     assert suite.get("file") == "mlp.py"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("28", "1", "1", "2")
+    counts = [suite.get(k) for k in ("tests", "failures", "errors", "skipped")]
+    assert counts == ["28", "1", "1", "2"]
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert props["score"] == "83" and props["max_score"] == "100"  # lost: 2 + 5 + 8 + 2
     assert props["points.gradient.shapes"] == "2/4" and props["isolation"] == "strict"

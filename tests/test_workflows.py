@@ -116,8 +116,6 @@ def test_gradescope_bundle_refuses_an_unknown_hidden_visibility(tmp_path):
         gradescope_zip(ROOT, tmp_path / "bundle.zip", config)
 
 
-@pytest.mark.xfail(strict=True, reason="autograder/cli.py does not pass its config to render() yet: "
-                                       "render(result, fmt, color=color, config=config)")
 def test_gradescope_bundle_honours_the_instructor_s_hidden_visibility(tmp_path):
     config = tmp_path / "grading.toml"
     config.write_text('[report]\nhidden_visibility = "after_published"\n[grader]\nskip = ["accuracy"]\n')

@@ -72,11 +72,16 @@ def runner_ids(check_names: Iterable[str] | None = None) -> list[str]:
     return ids
 
 
+#: longest text kept per field: every result travels as a step output (1 MB per job in all)
+MAX_TEXT = 2000
+
+
 def _test(name: str, status: str, score: float, message: str, code: str, seconds: float = 0.0) -> dict[str, Any]:
     # The reporter prints `message` only for status "error", and `test_code` for every test:
     # the feedback goes into test_code too, so that failing students read why on the console.
-    return {"name": name, "status": status, "score": score, "message": message, "test_code": code,
-            "filename": STUDENT_FILE, "line_no": 0, "duration": int(round(seconds * 1000))}
+    return {"name": name, "status": status, "score": score, "message": message[:MAX_TEXT],
+            "test_code": code[:MAX_TEXT], "filename": STUDENT_FILE, "line_no": 0,
+            "duration": int(round(seconds * 1000))}
 
 
 def _runner(status: str, max_score: float, tests: list[dict[str, Any]]) -> dict[str, Any]:
