@@ -100,14 +100,13 @@ def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
             "tags": [c.name.split(".")[0]],
         })
     shown = [c for c in result.checks if c.visibility == "visible"]
-    if len(shown) == len(result.checks):
+    unseen = [c for c in result.checks if c.visibility != "visible"]
+    if not unseen:
         summary = f"Total: {_fmt(result.score)} / {_fmt(result.max_score)}"
     else:
-        unseen = len(result.checks) - len(shown)
-        summary = (f"Checks shown now: {_fmt(sum(c.score for c in shown))} / "
-                   f"{_fmt(sum(c.max_score for c in shown))} points. {unseen} more "
-                   f"check{'s' if unseen > 1 else ''} ({_fmt(sum(c.max_score for c in result.checks) - sum(c.max_score for c in shown))} points) "
-                   f"and the total are shown {_WHEN[later]}.")
+        summary = (f"Checks shown now: {_fmt(sum(c.score for c in shown))} / {_fmt(sum(c.max_score for c in shown))} "
+                   f"points. {len(unseen)} more check{'s' if len(unseen) > 1 else ''} "
+                   f"({_fmt(sum(c.max_score for c in unseen))} points) and the total are shown {_WHEN[later]}.")
     if result.grader_error:
         summary += "\nThe grader itself failed on a check: this is not your fault; please tell your instructor."
     extra = {"isolation": result.isolation, "notes": list(result.notes), "grader_error": result.grader_error,
