@@ -10,8 +10,9 @@ or changed, that no process outlived the grading, and that no connection
 arrived.
 
 The attacks run as the user running pytest. When that is root (CI), the same
-tests run again, in a separate pytest, as an unprivileged user and as root
-with the uid drop, from a world-readable installation (``test_attacks_as``).
+tests run again, in a separate pytest, as an unprivileged user (with
+``test_redteam.py``) and as root with the uid drop, from a world-readable
+installation (``test_attacks_as``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -355,26 +357,28 @@ def _foreign_install(base: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def foreign(tmp_path_factory):
+def foreign():
     if os.geteuid() != 0:
         pytest.skip("not root: the attacks above already ran as this unprivileged user")
     if AS:
         pytest.skip("inner run")
     if subprocess.run(["id", UNPRIVILEGED_USER], capture_output=True).returncode != 0:
-        subprocess.run([shutil.which("useradd", path=SBIN) or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        UNPRIVILEGED_USER], check=True)
-    base = tmp_path_factory.mktemp("foreign")
+        subprocess.run([shutil.which("useradd", path=SBIN) or "useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", UNPRIVILEGED_USER], check=True)
+    # directly under /tmp: pytest keeps its own temporary root private to root (0700)
+    base = Path(tempfile.mkdtemp(prefix="mlp-foreign-"))
     os.chmod(base, 0o755)
-    for parent in base.parents:
-        if parent != Path("/") and not parent.stat().st_mode & 0o001:
-            os.chmod(parent, parent.stat().st_mode | 0o111)
-    return base, _foreign_install(base)
+    try:
+        yield base, _foreign_install(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("who", [UNPRIVILEGED_USER, "root-uid-drop"])
 def test_attacks_as(who, foreign):
-    """The whole file again, as ``who``, from the world-readable install: every test must pass, none skip."""
+    """This file again (and the red-team suite, unprivileged), as ``who``, from a world-readable install:
+    every test must pass, none skip."""
     base, venv = foreign
     home = base / f"home-{who}"
     home.mkdir(exist_ok=True)
@@ -383,7 +387,8 @@ def test_attacks_as(who, foreign):
     env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": str(home), "MLP_CONFINEMENT_AS": who,
            "MLP_DATA_DIR": os.environ.get("MLP_DATA_DIR", ""), "MLP_GRADER_SECRET": "tests", "LANG": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1"}
-    argv = [str(venv / "bin" / "python"), "-m", "pytest", str(base / "src" / "tests" / "test_confinement.py"),
+    files = ["test_confinement.py"] + (["test_redteam.py"] if who == UNPRIVILEGED_USER else [])
+    argv = [str(venv / "bin" / "python"), "-m", "pytest", *(str(base / "src" / "tests" / f) for f in files),
             "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rs", "-k", "not test_attacks_as",
             "--basetemp", str(home / "tmp")]
     if who == UNPRIVILEGED_USER:
