@@ -62,7 +62,9 @@ class Isolation:
     def level(self) -> str:
         """``strict`` (every guard verified), ``partial`` or ``none``."""
         held = [g for g in L.GUARDS if self.guards.get(g)]
-        return "strict" if len(held) == len(L.GUARDS) else ("partial" if held or self.in_force[1:] else "none")
+        if len(held) == len(L.GUARDS):
+            return "strict"
+        return "partial" if held or any(name != "rlimits" for name in self.in_force) else "none"
 
     def missing(self) -> list[str]:
         """One line per unverified guard: what failed and how to get it."""
@@ -193,11 +195,18 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
         try:
             proc = popen([sys.executable, "-I", "-B", script, str(canary), str(os.getpid()),
                           str(tcp.getsockname()[1])], plan, in_force, cwd=workdir,
-                         env=child_env(Path(workdir), 1), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            out, err = proc.communicate(timeout=60)
-            attacks = json.loads(out.decode().strip().splitlines()[-1])
-        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+                         env=child_env(Path(workdir), 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
             return {}
+        try:
+            out, _ = proc.communicate(timeout=60)
+            attacks = json.loads(out.decode().strip().splitlines()[-1])
+        except (subprocess.SubprocessError, ValueError, IndexError):
+            return {}  # untested: no guard is verified
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
         if canary.read_text() != "private" or Path(str(canary) + ".new").exists():
             attacks.update(write_outside=False, create_outside=False)
         return {k: bool(v) for k, v in attacks.items()}
