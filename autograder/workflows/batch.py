@@ -1,6 +1,6 @@
 """``mlp-grade batch``: grade a whole class in parallel, resumably.
 
-    mlp-grade batch SUBMISSIONS_DIR --jobs 2 --out OUT [--force] [--config FILE]
+    mlp-grade batch SUBMISSIONS_DIR --jobs 2 --out OUT [--force] [--config FILE] [--dask ADDRESS]
 
 SUBMISSIONS_DIR holds one submission per subfolder: nbgrader's
 ``submitted/<student>/mlp_backprop/mlp.py`` (pass ``submitted/``) or a flat
@@ -10,17 +10,28 @@ so a killed run resumes where it stopped (a changed submission is graded
 again; ``--force`` regrades all). ``OUT/grades.csv`` has one row per student,
 one column per check and the total. Each student is graded in a fresh
 worker process; a submission that breaks its worker costs only its own row.
+
+With ``--dask ADDRESS`` (``tcp://host:8786``, or a scheduler file ``*.json``)
+the submissions are graded on an existing Dask cluster instead (``pip install
+'mlp-backprop-grader[dask]'``, the package installed on every worker): each
+task sends one ``mlp.py`` to a worker, which grades it with the same
+``grade()`` and confinement in a private temporary folder; the results come
+back here and are written, resumed and tabulated as above. The grading secret
+is resolved here and sent with the config, so every worker draws the same
+hidden inputs; each worker reads MNIST from its own ``$MLP_DATA_DIR`` or cache.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import copy
 import csv
 import hashlib
 import json
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +65,62 @@ def _grade_one(student: str, folder: str, config: dict) -> dict:
     result["student"] = student
     result["sha256"] = file_hash(Path(folder))
     return result
+
+
+def _grade_sent(student: str, source: bytes, config: dict) -> dict:
+    """Runs in a Dask worker: grade the ``mlp.py`` sent, in a private temporary folder of that machine."""
+    with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+        folder = Path(tmp) / SAFE.sub("_", student)
+        folder.mkdir()
+        (folder / "mlp.py").write_bytes(source)
+        result = grade(str(folder), config=config).to_dict()
+    result["student"] = student
+    result["sha256"] = hashlib.sha256(source).hexdigest()
+    return result
+
+
+def _graded_locally(todo: dict[str, Path], config: dict, jobs: int):
+    """(student, result dict or the exception) as each finishes, in a local process pool."""
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_grade_one, s, str(f), config): s for s, f in todo.items()}
+        for future in cf.as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker costs only its own student
+                yield futures[future], exc
+
+
+def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
+    """(student, result dict or the exception) as each finishes, on the Dask cluster at ``address``."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SystemExit("mlp-grade batch --dask needs Dask: pip install 'mlp-backprop-grader[dask]'") from None
+    from ..grading import _secret
+
+    config = copy.deepcopy(config)  # the workers' copy, with this machine's secret
+    config["grader"]["secret"] = _secret(config)
+    target = {"scheduler_file": address} if address.endswith(".json") else {"address": address}
+    with Client(**target, set_as_default=False) as client:
+        futures, local = {}, {}
+        for student, folder in todo.items():
+            module = find_module(folder)
+            if module is None:  # nothing to run: graded here, no student code involved
+                local[student] = folder
+                continue
+            futures[client.submit(_grade_sent, student, module.read_bytes(), config, pure=False,
+                                  key=f"mlp-grade-{student}-{os.getpid()}-{time.time_ns()}")] = student
+        for student, folder in local.items():
+            yield student, _grade_one(student, str(folder), config)
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost task costs only its own student
+                yield student, exc
+                continue
+            result["submission"] = str(todo[student])
+            yield student, result
 
 
 def _crashed(student: str, folder: Path, config: dict, why: str) -> dict:
@@ -122,8 +189,10 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config: dict | None = None) -> dict:
-    """Grade every submission under ``root``; return counts {'graded', 'skipped', 'crashed'}."""
+def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config: dict | None = None,
+              dask: str | None = None) -> dict:
+    """Grade every submission under ``root`` (on the Dask cluster at ``dask`` when given, else in a local
+    process pool); return counts {'graded', 'skipped', 'crashed'}."""
     config = config or load_config()
     jail = require(config["sandbox"]["isolation"])  # refuse before any student code runs
     if jail.level != "strict":
@@ -132,18 +201,17 @@ def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config:
     todo = {s: f for s, f in students.items() if force or not is_done(out / "results" / f"{s}.json", f)}
     counts = {"graded": 0, "skipped": len(students) - len(todo), "crashed": 0}
     progress = Progress(len(todo))
-    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_grade_one, s, str(f), config): s for s, f in todo.items()}
-        for future in cf.as_completed(futures):
-            student = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker costs only its own student
-                result = _crashed(student, todo[student], config, f"the grading worker died ({type(exc).__name__})")
-                counts["crashed"] += 1
-            write_atomic(out / "results" / f"{student}.json", json.dumps(result, indent=1))
-            counts["graded"] += 1
-            progress.update(result["score"], result["max_score"])
+    graded = _graded_on_dask(todo, config, dask) if dask else _graded_locally(todo, config, jobs)
+    for student, result in graded:
+        if isinstance(result, IsolationError):  # a worker that cannot confine: not graded, rerun later
+            print(f"mlp-grade batch: {student} not graded: {result}", file=sys.stderr)
+            continue
+        if isinstance(result, BaseException):
+            result = _crashed(student, todo[student], config, f"the grading worker died ({type(result).__name__})")
+            counts["crashed"] += 1
+        write_atomic(out / "results" / f"{student}.json", json.dumps(result, indent=1))
+        counts["graded"] += 1
+        progress.update(result["score"], result["max_score"])
     progress.close()
     write_csv(out, list(students), config)
     return counts
@@ -158,6 +226,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config")
     parser.add_argument("--isolation", choices=["best", "strict"],
                         help="strict: refuse to grade unless student code is fully confined here")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="grade on this existing Dask cluster (tcp://host:8786 or a scheduler file .json) "
+                             "instead of the local process pool")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
@@ -167,7 +238,7 @@ def main(argv: list[str]) -> int:
         parser.error(str(exc))
     started = time.monotonic()
     try:
-        counts = run_batch(args.submissions, args.out, args.jobs, args.force, config)
+        counts = run_batch(args.submissions, args.out, args.jobs, args.force, config, dask=args.dask)
     except IsolationError as exc:
         print(f"mlp-grade batch: {exc}", file=sys.stderr)
         return 3

@@ -1,0 +1,707 @@
+"""``mlp-grade report``: one self-contained HTML page (and a Markdown summary) about a graded class.
+
+    mlp-grade report GRADES_DIR [--out DIR] [--submissions SUBMITTED_DIR] [--skeleton FILE] [--no-similarity]
+                                [--config FILE]
+
+GRADES_DIR is the output folder of ``mlp-grade batch`` (``results/<student>.json``).
+The page, ``DIR/class_report.html`` (default ``GRADES_DIR/report/``), is for the
+instructor: it opens offline (figures are embedded PNGs, no script, no external
+URL) and shows
+
+* the score distribution (histogram, mean, median, full marks, zeros);
+* the pass rate of every check, with the points lost there;
+* the most frequent diagnoses, with how many students got each: messages are
+  grouped after numbers and shapes are taken out of them, so one cause is one
+  row whatever sizes the hidden inputs had;
+* the MNIST test accuracy distribution (read from the ``accuracy.mnist``
+  messages) against the accuracy tiers;
+* grading-time outliers;
+* the students with grader errors, timeouts or crashed workers;
+* the confinement student code ran under;
+* the similarity check (``similarity.py``): flagged pairs with their matched
+  regions side by side, when the submissions can be read;
+* every student's score and the checks that lost points.
+
+``DIR/class_report.md`` holds the same figures as Markdown tables (no plots, no
+similarity regions), and ``DIR/similarity.json`` every compared pair.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import html
+import io
+import json
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+ACCURACY_CHECK = "accuracy.mnist"
+#: messages saying a probe ran out of time (English; their translations are looked up too)
+TIMEOUT_TEMPLATES = ("did not return within {seconds} s (infinite loop in {function}?)",
+                     "did not return within {seconds} s (infinite loop?)",
+                     "used more than {seconds} s of CPU time",
+                     "not run: {function} never returned in {check} (infinite loop?); fix that first")
+#: the message of a student whose grading worker died (``batch._crashed``)
+CRASH_PREFIX = "grading stopped:"
+
+
+def _markers(templates: Iterable[str]) -> list[str]:
+    """The literal text before the first placeholder of each template, in every language known."""
+    forms: list[str] = []
+    for template in templates:
+        try:
+            from .. import i18n
+
+            forms.extend(i18n.forms(template))
+        except Exception:  # noqa: BLE001 - no catalogue: English only
+            forms.append(template)
+    markers = []
+    for form in forms:
+        head = form.split("{", 1)[0].strip()
+        if len(head) >= 8 and head not in markers:
+            markers.append(head)
+    return markers
+
+
+# ----------------------------------------------------------------------------- reading the batch output
+
+
+@dataclass
+class Student:
+    name: str
+    score: float
+    max_score: float
+    seconds: float
+    checks: list[dict]
+    submission: str = ""
+    isolation: str = ""
+    notes: list[str] = field(default_factory=list)
+    accuracy: float | None = None
+
+
+@dataclass
+class ClassData:
+    students: list[Student]
+    #: results that could not be read: file name -> why
+    unreadable: dict[str, str]
+    #: check name -> (title, max points), in pipeline order
+    checks: dict[str, tuple[str, float]]
+
+
+def load(grades_dir: Path) -> ClassData:
+    folder = grades_dir / "results"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} does not exist: pass the --out folder of mlp-grade batch")
+    students, unreadable, checks = [], {}, {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            result = Student(name=str(data.get("student") or path.stem), score=float(data["score"]),
+                             max_score=float(data["max_score"]), seconds=float(data.get("seconds") or 0.0),
+                             checks=list(data["checks"]), submission=str(data.get("submission") or ""),
+                             isolation=str((data.get("isolation") or {}).get("level") or "unknown"),
+                             notes=[str(n) for n in data.get("notes") or []])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            unreadable[path.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        for check in result.checks:
+            checks.setdefault(check["name"], (check.get("title", check["name"]), float(check["max_score"])))
+            if check["name"] == ACCURACY_CHECK:
+                result.accuracy = parse_accuracy(check.get("message", ""))
+        students.append(result)
+    return ClassData(students, unreadable, checks)
+
+
+_ACCURACY = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?%")
+
+
+def parse_accuracy(message: str) -> float | None:
+    """The test accuracy in percent of an ``accuracy.mnist`` message ('test accuracy 96.37% (...)')."""
+    found = _ACCURACY.search(message or "")
+    if found is None:
+        return None
+    head = message[:found.start()].lower()
+    if "accuracy" not in head and "정확도" not in head:
+        return None  # a % in an error message (student output), not the test accuracy
+    return float(found.group(1))
+
+
+# ----------------------------------------------------------------------------- grouping diagnoses
+
+_TRAILER = re.compile(r"\s*\[mlp\.py line \d+, in ([\w.<>]+)(?::.*)?\]\s*$", re.DOTALL)
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
+
+
+def normalise_message(message: str) -> str:
+    """The message with its numbers and shapes taken out: one cause, one key.
+
+    '(N=7, D=14, H=23, C=4) the W1 gradient has shape (23, 14), expected (14, 23)' ->
+    '(N=#, D=#, H=#, C=#) the W1 gradient has shape (#, #), expected (#, #)'; the student's
+    source line quoted after '[mlp.py line 231, in f: ...]' becomes '[in f]'.
+    """
+    text = " ".join((message or "").split())
+    text = _TRAILER.sub(lambda m: f" [in {m.group(1)}]", text)
+    return _NUMBER.sub("#", text).strip()
+
+
+#: the clause a later check's message ends with when an earlier check said its hint first (feedback.ECHO)
+ECHO_TEMPLATE = "same cause as in {checks}"
+CLAUSE_SEPARATOR = "; "
+
+
+def split_echo(message: str) -> tuple[str, list[str]]:
+    """('own clauses', [checks it points back to]) of a check message (``feedback.say_once``)."""
+    own, refs = [], []
+    for clause in (message or "").split(CLAUSE_SEPARATOR):
+        found = None
+        try:
+            from .. import i18n
+
+            found = i18n.parse(ECHO_TEMPLATE, clause.strip())
+        except Exception:  # noqa: BLE001 - no catalogue: English only
+            match = re.fullmatch(r"same cause as in (.+)", clause.strip())
+            found = {"checks": match.group(1)} if match else None
+        if found is None:
+            own.append(clause)
+        else:
+            refs += [c.strip() for c in found["checks"].split(",") if c.strip()]
+    return CLAUSE_SEPARATOR.join(own).strip(), refs
+
+
+@dataclass
+class Diagnosis:
+    check: str
+    key: str
+    students: list[str]
+    example: str
+    points_lost: float
+    #: other checks that lost points for the same cause ("same cause as in <check>")
+    also: Counter = field(default_factory=Counter)
+
+
+def diagnoses(data: ClassData) -> list[Diagnosis]:
+    """What the checks said where points were lost, grouped by check and normalised message, most students
+    first. A check whose message only points back to an earlier one ("same cause as in ...") adds its lost
+    points to that earlier diagnosis instead of making a row of its own."""
+    groups: dict[tuple[str, str], Diagnosis] = {}
+    for student in data.students:
+        lost = [c for c in student.checks if float(c["score"]) < float(c["max_score"]) and c.get("message")]
+        own_of: dict[str, Diagnosis] = {}
+        echoes = []
+        for check in lost:
+            own, refs = split_echo(check["message"])
+            if not own:
+                echoes.append((check, refs))
+                continue
+            key = (check["name"], normalise_message(own))
+            found = groups.setdefault(key, Diagnosis(check["name"], key[1], [], own, 0.0))
+            if student.name not in found.students:
+                found.students.append(student.name)
+            found.points_lost += float(check["max_score"]) - float(check["score"])
+            own_of[check["name"]] = found
+        for check, refs in echoes:
+            root = next((own_of[r] for r in refs if r in own_of), None)
+            if root is None:  # points back to a check that lost nothing: a row of its own
+                key = (check["name"], normalise_message(check["message"]))
+                root = groups.setdefault(key, Diagnosis(check["name"], key[1], [], check["message"], 0.0))
+                if student.name not in root.students:
+                    root.students.append(student.name)
+            else:
+                root.also[check["name"]] += 1
+            root.points_lost += float(check["max_score"]) - float(check["score"])
+    return sorted(groups.values(), key=lambda d: (-len(d.students), -d.points_lost, d.check, d.key))
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+@dataclass
+class CheckStats:
+    name: str
+    title: str
+    points: float
+    graded: int
+    passed: int
+    mean: float
+    losing: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.graded if self.graded else 0.0
+
+
+def check_stats(data: ClassData) -> list[CheckStats]:
+    stats = []
+    for name, (title, points) in data.checks.items():
+        scores = [float(c["score"]) for s in data.students for c in s.checks if c["name"] == name]
+        passed = sum(1 for s in data.students for c in s.checks if c["name"] == name and c["status"] == "passed")
+        stats.append(CheckStats(name, title, points, len(scores), passed,
+                                statistics.fmean(scores) if scores else 0.0,
+                                sum(1 for x in scores if x < points)))
+    return stats
+
+
+def timeouts_and_errors(data: ClassData) -> list[tuple[str, str, str, str]]:
+    """(student, kind, check, message) for grader errors, timeouts and crashed workers."""
+    markers = _markers(TIMEOUT_TEMPLATES)
+    rows = []
+    for student in data.students:
+        crashed = False
+        for check in student.checks:
+            message = check.get("message") or ""
+            if check["status"] == "error":
+                rows.append((student.name, "grader error", check["name"], message))
+            elif message.startswith(CRASH_PREFIX):
+                if not crashed:
+                    rows.append((student.name, "worker crashed", "(all checks)", message))
+                crashed = True
+            elif any(m in message for m in markers) and not message.startswith("not run"):
+                rows.append((student.name, "timeout", check["name"], message))
+    for name, why in data.unreadable.items():
+        rows.append((name, "unreadable result", "", why))
+    return rows
+
+
+def time_outliers(data: ClassData) -> tuple[float, list[Student]]:
+    """Students graded far slower than the class: above Q3 + 3 IQR and above twice the median."""
+    times = sorted(s.seconds for s in data.students)
+    if len(times) < 4:
+        return float("inf"), []
+    q1, _median, q3 = statistics.quantiles(times, n=4)
+    limit = max(q3 + 3 * (q3 - q1), 2 * statistics.median(times))
+    return limit, sorted((s for s in data.students if s.seconds > limit), key=lambda s: -s.seconds)
+
+
+def _figure_png(draw, width: float = 9.0, height: float = 3.0) -> str | None:
+    """Base64 PNG of what ``draw(ax)`` plots (None without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    draw(ax)
+    ax.spines[["top", "right"]].set_visible(False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def score_histogram(data: ClassData) -> str | None:
+    scores = [s.score for s in data.students]
+    top = max([s.max_score for s in data.students] or [100.0])
+
+    def draw(ax):
+        import numpy as np
+
+        bins = np.linspace(0, top, 21)
+        ax.hist(scores, bins=bins, color="#3b6fb6", edgecolor="white")
+        if scores:
+            ax.axvline(statistics.median(scores), color="#d1495b", linestyle="--",
+                       label=f"median {statistics.median(scores):g}")
+            ax.legend(frameon=False)
+        ax.set_xlim(0, top)
+        ax.set_xlabel(f"score (out of {top:g})")
+        ax.set_ylabel("students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+
+    return _figure_png(draw)
+
+
+def accuracy_histogram(data: ClassData, tiers: list[list[float]]) -> str | None:
+    """Accuracies from 5 points below the lowest tier up, in 0.5 % bins; the ones below are counted."""
+    values = [s.accuracy for s in data.students if s.accuracy is not None]
+    if not values:
+        return None
+    low = max(0.0, min(t[0] for t in tiers) * 100 - 5) if tiers else max(0.0, min(values) - 1)
+    shown = [v for v in values if v >= low]
+    below = len(values) - len(shown)
+
+    def draw(ax):
+        import numpy as np
+
+        ax.hist(shown, bins=np.arange(low, 100.5, 0.5), color="#2a9d8f", edgecolor="white")
+        for threshold, fraction in tiers:
+            ax.axvline(threshold * 100, color="#e76f51", linestyle=":", linewidth=1)
+            ax.annotate(f"≥ {threshold:.0%}: {fraction:.0%} of the points", (threshold * 100, 0.98),
+                        xycoords=("data", "axes fraction"), va="top", ha="right", rotation=90, fontsize=8,
+                        color="#b5452b", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
+        ax.set_xlim(low, 100)
+        ax.set_xlabel("MNIST test accuracy (%)" + (f"; {below} student{'s' if below != 1 else ''} below "
+                                                   f"{low:g} % not shown" if below else ""))
+        ax.set_ylabel("students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+
+    return _figure_png(draw)
+
+
+def time_figure(data: ClassData, limit: float) -> str | None:
+    times = [s.seconds for s in data.students]
+    if not times:
+        return None
+
+    def draw(ax):
+        normal = [t for t in times if t <= limit]
+        slow = [t for t in times if t > limit]
+        ax.hist([normal, slow], bins=30, stacked=True, color=["#8d99ae", "#d1495b"], edgecolor="white",
+                label=["", "outliers"] if slow else None)
+        if limit != float("inf"):
+            ax.axvline(limit, color="#d1495b", linestyle=":", linewidth=1)
+        if slow:
+            ax.legend(frameon=False)
+        ax.set_xlabel("grading time per student (s)")
+        ax.set_ylabel("students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+
+    return _figure_png(draw, height=2.4)
+
+
+# ----------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK KR",sans-serif;
+color:#1d2330;margin:0;background:#f5f6f8}
+main{max-width:1120px;margin:0 auto;padding:24px 28px 60px;background:#fff;min-height:100vh}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 10px;padding-bottom:4px;border-bottom:2px solid #e3e6ec}
+.muted{color:#6b7280}.warn{color:#9a3412}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:10px;margin:16px 0}
+.card{border:1px solid #e3e6ec;border-radius:8px;padding:10px 12px;background:#fafbfc}
+.card b{display:block;font-size:22px}.card span{color:#6b7280;font-size:12px}
+table.data{border-collapse:collapse;width:100%;margin:8px 0}
+table.data th,table.data td{padding:4px 8px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}
+table.data th{background:#f0f2f5;font-weight:600;font-size:13px}
+table.data .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.bar{background:#e9ecf1;border-radius:3px;height:12px;min-width:120px;position:relative}
+.bar i{display:block;height:12px;border-radius:3px;background:#3b6fb6}
+.bar.low i{background:#d1495b}.bar.mid i{background:#f4a259}
+img.fig{width:100%;max-width:980px;height:auto;display:block;margin:6px 0}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.msg{font-size:13px}
+tr.flag td{background:#fff4e5}
+details{margin:8px 0}summary{cursor:pointer}
+details.pair{border:1px solid #e3e6ec;border-radius:8px;padding:6px 10px}
+table.side{width:100%;table-layout:fixed;border-collapse:collapse}
+table.side td,table.side th{width:50%;vertical-align:top;padding:2px 4px;border-bottom:1px solid #eceef2}
+pre.code{margin:0;white-space:pre-wrap;word-break:break-all}
+pre.code .ln{color:#9aa1ad;user-select:none;margin-right:8px}
+pre.code .gap{color:#9aa1ad}
+footer{margin-top:40px;color:#6b7280;font-size:12px}
+"""
+
+
+def page(title: str, sections: list[tuple[str, str]], lead: str = "") -> str:
+    """A self-contained HTML page: inline CSS, no script, no external resource."""
+    nav = " · ".join(f'<a href="#{_anchor(name)}">{html.escape(name)}</a>' for name, _body in sections)
+    body = "\n".join(f'<section id="{_anchor(name)}"><h2>{html.escape(name)}</h2>\n{content}\n</section>'
+                     for name, content in sections)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body><main>"
+            f"<h1>{html.escape(title)}</h1>{lead}<p class=\"muted\">{nav}</p>\n{body}\n"
+            f"<footer>Generated by mlp-grade report on {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
+            f"For the instructor: it names students, confinement details and similarity flags.</footer>"
+            f"</main></body></html>\n")
+
+
+def _anchor(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _img(png: str | None, alt: str, ident: str) -> str:
+    if png is None:
+        return (f'<p class="warn" id="{ident}">No figure: matplotlib is not installed '
+                f"(<code>pip install 'mlp-backprop-grader[report]'</code>).</p>")
+    return f'<img class="fig" id="{ident}" alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
+
+
+def _bar(fraction: float) -> str:
+    cls = "low" if fraction < 0.5 else "mid" if fraction < 0.8 else ""
+    return f'<div class="bar {cls}"><i style="width:{100 * max(0.0, min(1.0, fraction)):.1f}%"></i></div>'
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+@dataclass
+class Summary:
+    """The figures both renderings show."""
+
+    data: ClassData
+    stats: list[CheckStats]
+    diagnoses: list[Diagnosis]
+    problems: list[tuple[str, str, str, str]]
+    time_limit: float
+    slow: list[Student]
+    tiers: list[list[float]]
+    missing: list[str]
+
+    @property
+    def scores(self) -> list[float]:
+        return [s.score for s in self.data.students]
+
+    def headline(self) -> list[tuple[str, str]]:
+        students, scores = self.data.students, self.scores
+        top = max([s.max_score for s in students] or [0.0])
+        accs = [s.accuracy for s in students if s.accuracy is not None]
+        cards = [("students graded", f"{len(students)}"),
+                 ("mean score", f"{statistics.fmean(scores):.1f} / {top:g}" if scores else "–"),
+                 ("median score", f"{statistics.median(scores):g}" if scores else "–"),
+                 ("full marks", f"{sum(1 for s in students if s.score >= s.max_score)}"),
+                 ("score 0", f"{sum(1 for s in students if s.score == 0)}"),
+                 ("median MNIST accuracy", f"{statistics.median(accs):.2f} %" if accs else "–"),
+                 ("errors / timeouts", f"{len({p[0] for p in self.problems})}")]
+        return cards
+
+
+def summarise(data: ClassData, tiers: list[list[float]], expected: Iterable[str] = ()) -> Summary:
+    limit, slow = time_outliers(data)
+    have = {s.name for s in data.students}
+    return Summary(data, check_stats(data), diagnoses(data), timeouts_and_errors(data), limit, slow, tiers,
+                   sorted(set(expected) - have))
+
+
+def _accuracy_table(summary: Summary) -> str:
+    students = summary.data.students
+    accs = [s.accuracy for s in students if s.accuracy is not None]
+    graded = [s for s in students if any(c["name"] == ACCURACY_CHECK for c in s.checks)]
+    if not graded:
+        return '<p class="muted">The accuracy check was not run in this batch (skipped in the config).</p>'
+    rows = [("students with a test accuracy", len(accs)),
+            ("no accuracy (training failed, timed out or not implemented)", len(graded) - len(accs))]
+    if accs:
+        rows += [("median", f"{statistics.median(accs):.2f} %"), ("best", f"{max(accs):.2f} %"),
+                 ("worst", f"{min(accs):.2f} %")]
+        upper = float("inf")
+        for threshold, fraction in summary.tiers:  # best tier first
+            count = sum(1 for a in accs if threshold * 100 <= a < upper)
+            rows.append((f"≥ {threshold:.0%} ({fraction:.0%} of the points)", count))
+            upper = threshold * 100
+        if summary.tiers:
+            rows.append((f"below {summary.tiers[-1][0]:.0%} (no points)", sum(1 for a in accs if a < upper)))
+    return ('<table class="data" id="accuracy-table" style="max-width:560px">' +
+            "".join(f'<tr><td>{_e(k)}</td><td class="num">{_e(v)}</td></tr>' for k, v in rows) + "</table>")
+
+
+def render_html(summary: Summary, similarity_html: str | None = None, title: str = "Class report") -> str:
+    data = summary.data
+    cards = "".join(f"<div class=\"card\"><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in summary.headline())
+    sections: list[tuple[str, str]] = []
+    scores = summary.scores
+    hist = _img(score_histogram(data), "histogram of the scores", "score-histogram")
+    if scores:
+        quartiles = statistics.quantiles(scores, n=4) if len(scores) >= 2 else [scores[0]] * 3
+        hist += (f"<p>Mean {statistics.fmean(scores):.1f}, quartiles {quartiles[0]:g} / {quartiles[1]:g} / "
+                 f"{quartiles[2]:g}, lowest {min(scores):g}, highest {max(scores):g}.</p>")
+    sections.append(("Scores", hist))
+    rows = "".join(
+        f'<tr><td><code>{_e(c.name)}</code><br><span class="muted">{_e(c.title)}</span></td>'
+        f'<td class="num">{c.points:g}</td><td class="num">{c.passed} / {c.graded}</td>'
+        f'<td>{_bar(c.rate)}</td><td class="num">{c.rate:.0%}</td><td class="num">{c.mean:.2f}</td>'
+        f'<td class="num">{c.losing}</td></tr>' for c in summary.stats)
+    sections.append(("Pass rate per check",
+                     '<table class="data" id="pass-rates"><tr><th>check</th><th class="num">points</th>'
+                     '<th class="num">passed</th><th></th><th class="num">rate</th><th class="num">mean points</th>'
+                     '<th class="num">students losing points</th></tr>' + rows + "</table>"))
+    top = summary.diagnoses[:30]
+
+    def who(d: Diagnosis) -> str:
+        also = (f" · {len(d.also)} other check{'s' if len(d.also) != 1 else ''} lost points for it" if d.also else "")
+        return (f'<details><summary class="muted">{len(d.students)} student{"s" if len(d.students) != 1 else ""}'
+                f"{also}</summary>{_e(', '.join(sorted(d.students)))}"
+                + (f"<br>also in: {_e(', '.join(sorted(d.also)))}" if d.also else "") + "</details>")
+
+    rows = "".join(
+        f'<tr><td class="num"><b>{len(d.students)}</b></td><td><code>{_e(d.check)}</code></td>'
+        f'<td class="msg" title="grouped as: {_e(d.key)}">{_e(d.example)}{who(d)}</td>'
+        f'<td class="num">{d.points_lost:g}</td></tr>' for d in top)
+    more = (f'<p class="muted">{len(summary.diagnoses) - len(top)} rarer diagnoses not listed '
+            f"(every student's in the last section).</p>" if len(summary.diagnoses) > len(top) else "")
+    sections.append(("Most frequent diagnoses",
+                     "<p>What the checks said where students lost points; numbers and shapes are taken out of the "
+                     "messages so that one cause is one row (an example message is shown).</p>"
+                     '<table class="data" id="diagnoses"><tr><th class="num">students</th><th>check</th>'
+                     '<th>diagnosis</th><th class="num">points lost</th></tr>' + rows + "</table>" + more
+                     if top else "<p>No check lost points.</p>"))
+    accuracy = ""
+    if any(s.accuracy is not None for s in data.students):
+        accuracy = _img(accuracy_histogram(data, summary.tiers), "histogram of the MNIST test accuracies",
+                        "accuracy-histogram")
+    sections.append(("MNIST accuracy", accuracy + _accuracy_table(summary)))
+    times = [s.seconds for s in data.students]
+    slow_rows = "".join(f'<tr><td>{_e(s.name)}</td><td class="num">{s.seconds:.1f} s</td>'
+                        f'<td class="num">{s.score:g}</td></tr>' for s in summary.slow)
+    timing = _img(time_figure(data, summary.time_limit), "histogram of the grading times", "time-histogram")
+    if times:
+        timing += (f"<p>Median {statistics.median(times):.1f} s per student, total {sum(times) / 60:.1f} min of "
+                   f"grading (CPU-bound work; wall time divides by the workers). Outliers: above "
+                   f"{summary.time_limit:.1f} s (Q3 + 3 IQR, at least twice the median).</p>"
+                   if summary.time_limit != float("inf") else
+                   f"<p>Median {statistics.median(times):.1f} s per student.</p>")
+    timing += ('<table class="data" id="time-outliers"><tr><th>student</th><th class="num">seconds</th>'
+               '<th class="num">score</th></tr>' + slow_rows + "</table>" if slow_rows else "<p>No outlier.</p>")
+    sections.append(("Grading time", timing))
+    rows = "".join(f'<tr><td>{_e(s)}</td><td>{_e(kind)}</td><td><code>{_e(check)}</code></td>'
+                   f'<td class="msg">{_e(message)}</td></tr>' for s, kind, check, message in summary.problems)
+    problems = ('<table class="data" id="problems"><tr><th>student</th><th>what</th><th>check</th><th>message</th>'
+                "</tr>" + rows + "</table>" if rows else "<p>No grader error, timeout or crashed worker.</p>")
+    if summary.missing:
+        problems += (f'<p class="warn" id="missing">No result for {len(summary.missing)} submission(s): '
+                     f"{_e(', '.join(summary.missing))} (rerun mlp-grade batch).</p>")
+    sections.append(("Grader errors and timeouts", problems))
+    levels = Counter(s.isolation for s in data.students)
+    sections.append(("Confinement", "<p>Isolation level student code ran under (instructor only): " +
+                     ", ".join(f"<b>{_e(level)}</b> for {n} student{'s' if n != 1 else ''}"
+                               for level, n in levels.most_common()) + ".</p>"))
+    if similarity_html is not None:
+        sections.append(("Similarity (instructor only)", similarity_html))
+    lost = {s.name: [c for c in s.checks if float(c["score"]) < float(c["max_score"])] for s in data.students}
+    rows = "".join(f'<tr><td>{_e(s.name)}</td><td class="num">{s.score:g} / {s.max_score:g}</td>'
+                   f'<td class="num">{"" if s.accuracy is None else f"{s.accuracy:.2f} %"}</td>'
+                   f'<td class="num">{s.seconds:.1f}</td>'
+                   f'<td class="msg">{_e(", ".join(c["name"] for c in lost[s.name]))}</td></tr>'
+                   for s in sorted(data.students, key=lambda s: (s.score, s.name)))
+    sections.append(("Students", '<details><summary>every student, lowest score first</summary>'
+                     '<table class="data" id="students"><tr><th>student</th><th class="num">score</th>'
+                     '<th class="num">accuracy</th><th class="num">seconds</th><th>checks losing points</th></tr>'
+                     + rows + "</table></details>"))
+    lead = f'<div class="cards">{cards}</div>'
+    return page(title, sections, lead)
+
+
+def render_markdown(summary: Summary, similarity: Any = None, title: str = "Class report") -> str:
+    def cell(value: Any) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+
+    lines = [f"# {title}", ""]
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.headline()] + [""]
+    scores = summary.scores
+    if scores:
+        top = max(s.max_score for s in summary.data.students)
+        width = top / 10
+        counts = Counter(min(9, int(x // width)) if width else 0 for x in scores)
+        lines += ["## Scores", "", "| score | students |", "|---|---:|"]
+        lines += [f"| {i * width:g}–{(i + 1) * width:g} | {counts.get(i, 0)} |" for i in range(10)] + [""]
+    lines += ["## Pass rate per check", "", "| check | points | passed | rate | students losing points |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| `{c.name}` | {c.points:g} | {c.passed}/{c.graded} | {c.rate:.0%} | {c.losing} |" for c in summary.stats]
+    lines += ["", "## Most frequent diagnoses", "", "| students | check | diagnosis |", "|---:|---|---|"]
+    lines += [f"| {len(d.students)} | `{d.check}` | {cell(d.example)} |" for d in summary.diagnoses[:25]]
+    accs = [s.accuracy for s in summary.data.students if s.accuracy is not None]
+    lines += ["", "## MNIST accuracy", ""]
+    lines += ([f"{len(accs)} students with a test accuracy: median {statistics.median(accs):.2f} %, best "
+               f"{max(accs):.2f} %, worst {min(accs):.2f} %."] if accs else ["No test accuracy in these results."])
+    lines += ["", "## Grading time", ""]
+    times = [s.seconds for s in summary.data.students]
+    if times:
+        lines.append(f"Median {statistics.median(times):.1f} s per student; outliers (above "
+                     f"{summary.time_limit:.1f} s): " + (", ".join(f"{s.name} ({s.seconds:.1f} s)" for s in summary.slow)
+                                                         or "none") + ".")
+    lines += ["", "## Grader errors and timeouts", ""]
+    if summary.problems:
+        lines += ["| student | what | check | message |", "|---|---|---|---|"]
+        lines += [f"| {cell(s)} | {k} | `{c}` | {cell(m)} |" for s, k, c, m in summary.problems]
+    else:
+        lines.append("None.")
+    if summary.missing:
+        lines += ["", f"No result for: {', '.join(summary.missing)}."]
+    if similarity is not None:
+        lines += ["", "## Similarity (instructor only)", ""]
+        flagged = similarity.flagged
+        lines.append(f"{len(flagged)} flagged pairs among {len(similarity.submissions)} submissions" +
+                     (":" if flagged else "."))
+        lines += [f"- {p.a} ↔ {p.b}: {p.score_a:.0%} / {p.score_b:.0%} ({p.matched_tokens} tokens)" for p in flagged[:50]]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- command
+
+
+def _submission_folders(data: ClassData, grades_dir: Path, submissions: Path | None) -> dict[str, Path]:
+    if submissions is not None:
+        from .batch import discover
+
+        return discover(submissions)
+    folders = {}
+    for student in data.students:
+        if not student.submission:
+            continue
+        path = Path(student.submission)
+        for candidate in (path, grades_dir / path, grades_dir.parent / path):
+            if candidate.exists():
+                folders[student.name] = candidate
+                break
+    return folders
+
+
+def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = None,
+          skeletons: list[Path] | None = None, similarity: bool = True, config: dict | None = None,
+          similarity_options: dict | None = None) -> dict[str, Path]:
+    """Write the report files; return {'html', 'markdown'[, 'similarity']} -> path."""
+    from ..config import load_config
+
+    config = config or load_config()
+    out = out or grades_dir / "report"
+    data = load(grades_dir)
+    folders = _submission_folders(data, grades_dir, submissions) if (similarity or submissions) else {}
+    expected = list(folders) if submissions is not None else []
+    summary = summarise(data, [list(t) for t in config["accuracy"]["tiers"]], expected)
+    sim = sim_html = None
+    written: dict[str, Path] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    if similarity:
+        from . import similarity as sim_mod
+
+        if len(folders) >= 2:
+            sim = sim_mod.run(folders, skeletons, **(similarity_options or {}))
+            sim_html = sim_mod.section_html(sim)
+            written["similarity"] = out / "similarity.json"
+            written["similarity"].write_text(json.dumps(sim.to_dict(), indent=1), encoding="utf-8")
+        else:
+            sim_html = ('<p class="muted">Not run: the submissions were not found (pass --submissions, the folder '
+                        "given to mlp-grade batch).</p>")
+    written["html"] = out / "class_report.html"
+    written["html"].write_text(render_html(summary, sim_html), encoding="utf-8")
+    written["markdown"] = out / "class_report.md"
+    written["markdown"].write_text(render_markdown(summary, sim), encoding="utf-8")
+    return written
+
+
+def main(argv: list[str]) -> int:
+    from ..config import ConfigError, load_config
+
+    parser = argparse.ArgumentParser(prog="mlp-grade report", description=__doc__.splitlines()[0])
+    parser.add_argument("grades", type=Path, help="the --out folder of mlp-grade batch")
+    parser.add_argument("--out", type=Path, help="folder for class_report.html / .md (default GRADES/report)")
+    parser.add_argument("--submissions", type=Path,
+                        help="the submissions folder given to mlp-grade batch (default: the paths in the results)")
+    parser.add_argument("--skeleton", type=Path, action="append",
+                        help="the code handed out, subtracted by the similarity check (default: the release "
+                             "assignment/mlp_backprop/mlp.py of the checkout)")
+    parser.add_argument("--no-similarity", action="store_true", help="leave the similarity check out")
+    parser.add_argument("--threshold", type=float, help="similarity: flag pairs from this score (default 0.5)")
+    parser.add_argument("--max-share", type=int,
+                        help="similarity: code found in more submissions than this is ignored (default 10)")
+    parser.add_argument("--config", help="the grading config (for the accuracy tiers)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if not (args.grades / "results").is_dir():
+        parser.error(f"{args.grades / 'results'} does not exist: pass the --out folder of mlp-grade batch")
+    if args.submissions is not None and not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    options = {k: v for k, v in (("threshold", args.threshold), ("max_share", args.max_share)) if v is not None}
+    written = build(args.grades, args.out, args.submissions, args.skeleton, not args.no_similarity, config, options)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0

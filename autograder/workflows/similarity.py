@@ -1,0 +1,565 @@
+"""``mlp-grade similarity``: pairs of submissions that are suspiciously alike, for the instructor only.
+
+    mlp-grade similarity SUBMISSIONS_DIR [--skeleton RELEASE_MLP_PY] [--threshold 0.5] [--out similarity.html]
+                                         [--json pairs.json]
+
+Token winnowing as MOSS does it (Schleimer, Wilkerson, Aiken: *Winnowing:
+local algorithms for document fingerprinting*, SIGMOD 2003), over Python's own
+``tokenize`` tokens:
+
+* **normalised**: comments and docstrings are dropped; every identifier becomes
+  ``V`` (so renamed variables, helpers and attributes change nothing) except
+  keywords, builtins and numpy / ndarray attributes after a dot (``.sum``,
+  ``.T``: renaming those would change the program); every number becomes ``N``,
+  every string ``S``;
+* **order-free**: the module is cut into units (each top-level function, each
+  method, each class header, the other top-level statements) and the units are
+  sorted by their normalised tokens, so reordered functions and methods give
+  the same stream;
+* **fingerprinted**: every run of ``k`` tokens is hashed; in each window of
+  ``window`` consecutive hashes the smallest is kept (winnowing), so any shared
+  run of at least ``k + window - 1`` tokens is detected;
+* **boilerplate subtracted**: every ``k``-gram of the release skeleton (the
+  given code, docstrings and signatures) and every ``k``-gram found in more than
+  ``max_share`` submissions (MOSS's ``-m``) is ignored;
+* **scored**: for a pair with shared fingerprints, the matched regions are grown
+  greedily over identical hashes; each side's score is the fraction of its own
+  (non-boilerplate) tokens inside a matched region. A pair is flagged when the
+  larger of the two is at least ``threshold`` and at least ``min_tokens``
+  tokens matched.
+
+The thresholds are measured in ``tests/test_similarity.py``: independent
+correct solutions written from the skeleton (the reference solution and the
+alternative styles of ``tests/alternatives``) against disguised copies.
+A flag is a reason to look at the side-by-side regions, never a verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import hashlib
+import html
+import io
+import itertools
+import json
+import keyword
+import sys
+import tokenize
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+#: noise threshold: shorter shared runs of tokens are never reported
+K = 12
+#: winnowing window: shared runs of K + WINDOW - 1 tokens or more are always found
+WINDOW = 8
+#: flag a pair when one side has at least this fraction of its own tokens in matched regions ...
+THRESHOLD = 0.5
+#: ... and at least this many tokens matched
+MIN_TOKENS = 60
+#: k-grams found in more submissions than this are boilerplate (MOSS's -m)
+MAX_SHARE = 10
+
+
+def _kept_names() -> frozenset[str]:
+    names = set(keyword.kwlist) | set(dir(builtins))
+    return frozenset(n for n in names if not n.startswith("_") or n in ("__init__", "__call__"))
+
+
+def _kept_attributes() -> frozenset[str]:
+    names: set[str] = set(dir(dict)) | set(dir(list))
+    try:
+        import numpy as np
+
+        names |= set(dir(np)) | set(dir(np.ndarray)) | set(dir(np.random.Generator)) | set(dir(np.random))
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    return frozenset(n for n in names if not n.startswith("_"))
+
+
+KEPT_NAMES = _kept_names()
+KEPT_ATTRIBUTES = _kept_attributes()
+_DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER,
+            tokenize.TYPE_COMMENT if hasattr(tokenize, "TYPE_COMMENT") else -1}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A normalised token and where it is in the source (1-based lines)."""
+
+    text: str
+    line: int
+    end_line: int
+    #: the order-free unit (function, method, class header...) it belongs to, in sorted order
+    unit: int = 0
+
+
+@dataclass
+class Fingerprinted:
+    """One submission, normalised and hashed."""
+
+    name: str
+    source: str
+    tokens: list[Token]
+    #: hash of the k-gram starting at each token position (len(tokens) - K + 1 of them)
+    hashes: list[int]
+    #: the winnowed fingerprints (hashes), boilerplate not yet removed
+    fingerprints: set[int]
+    error: str = ""
+
+    @property
+    def lines(self) -> list[str]:
+        return self.source.splitlines()
+
+
+@dataclass
+class Region:
+    """A matched run: tokens ``a_start .. a_start + length`` of A equal ``b_start ..`` of B (normalised)."""
+
+    a_start: int
+    b_start: int
+    length: int
+    a_lines: list[int] = field(default_factory=list)
+    b_lines: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    #: fraction of A's own tokens matched in B, and of B's in A
+    score_a: float
+    score_b: float
+    matched_tokens: int
+    regions: list[Region]
+    flagged: bool
+
+    @property
+    def score(self) -> float:
+        return max(self.score_a, self.score_b)
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "score": round(self.score, 4), "score_a": round(self.score_a, 4),
+                "score_b": round(self.score_b, 4), "matched_tokens": self.matched_tokens, "flagged": self.flagged,
+                "regions": [{"a_lines": _spans(r.a_lines), "b_lines": _spans(r.b_lines), "tokens": r.length}
+                            for r in self.regions]}
+
+
+@dataclass
+class SimilarityReport:
+    submissions: dict[str, Fingerprinted]
+    #: every pair with shared (non-boilerplate) fingerprints, highest score first
+    pairs: list[Pair]
+    params: dict
+    skeletons: list[str]
+    #: per submission, the fraction of its own (non-skeleton) tokens inside code shared by more than
+    #: ``max_share`` submissions, which is not compared: high for many students = a widely shared solution
+    common: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[Pair]:
+        return [p for p in self.pairs if p.flagged]
+
+    def groups(self) -> list[list[str]]:
+        """Students linked by flagged pairs (connected components), largest first."""
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for pair in self.flagged:
+            parent[find(pair.a)] = find(pair.b)
+        members: dict[str, list[str]] = {}
+        for name in parent:
+            members.setdefault(find(name), []).append(name)
+        return sorted((sorted(m) for m in members.values()), key=lambda m: (-len(m), m))
+
+    def to_dict(self) -> dict:
+        return {"params": self.params, "skeletons": self.skeletons, "common": self.common,
+                "unreadable": {n: s.error for n, s in self.submissions.items() if s.error},
+                "groups": self.groups(), "pairs": [p.to_dict() for p in self.pairs]}
+
+
+def _spans(lines: Iterable[int]) -> list[list[int]]:
+    """[3, 4, 5, 9] -> [[3, 5], [9, 9]]."""
+    out: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if out and line == out[-1][1] + 1:
+            out[-1][1] = line
+        else:
+            out.append([line, line])
+    return out
+
+
+# ----------------------------------------------------------------------------- normalising
+
+
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    """Lines of bare string statements (docstrings and string 'comments')."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _units(tree: ast.Module) -> list[tuple[int, int]]:
+    """Line ranges of the order-free units: functions, methods, class headers (with their other
+    statements, whose lines fall in the class's range and no method's), other top-level statements."""
+    units = []
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        end = node.end_lineno or node.lineno
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    units.append((min([item.lineno] + [d.lineno for d in item.decorator_list]),
+                                  item.end_lineno or item.lineno))
+        units.append((start, end))
+    return units
+
+
+def normalise(source: str) -> list[Token]:
+    """The normalised, order-free token stream of ``source`` (raises SyntaxError when it does not parse)."""
+    tree = ast.parse(source)
+    doc_lines = _docstring_lines(tree)
+    units = _units(tree)
+    # innermost unit first, so a method's tokens go to the method, not its class
+    by_size = sorted(range(len(units)), key=lambda u: units[u][1] - units[u][0])
+    line_unit: dict[int, int] = {}
+    for u in by_size:
+        for line in range(units[u][0], units[u][1] + 1):
+            line_unit.setdefault(line, u)
+    streams: dict[int, list[Token]] = {u: [] for u in range(len(units))}
+    previous = None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type in _DROPPED:
+            continue
+        if tok.type == tokenize.STRING and tok.start[0] in doc_lines:
+            continue
+        if tok.type == tokenize.NEWLINE and previous is None:
+            continue
+        if tok.type == tokenize.NAME:
+            after_dot = previous is not None and previous.string == "."
+            kept = tok.string in KEPT_ATTRIBUTES if after_dot else tok.string in KEPT_NAMES
+            text = tok.string if kept else "V"
+        elif tok.type == tokenize.NUMBER:
+            text = "N"
+        elif tok.type == tokenize.STRING:
+            text = "S"
+        elif tok.type == tokenize.NEWLINE:
+            if previous is not None and previous.type == tokenize.NEWLINE:
+                continue
+            text = ";"
+        else:
+            text = tok.string
+        unit = line_unit.get(tok.start[0], -1)
+        streams.setdefault(unit, []).append(Token(text, tok.start[0], tok.end[0]))
+        previous = tok
+    ordered = sorted((s for s in streams.values() if s), key=lambda s: [t.text for t in s])
+    return [Token(t.text, t.line, t.end_line, u) for u, s in enumerate(ordered) for t in s]
+
+
+def _hash(texts: Iterable[str]) -> int:
+    return int.from_bytes(hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest(), "big")
+
+
+def kgram_hashes(tokens: list[Token], k: int = K) -> list[int]:
+    texts = [t.text for t in tokens]
+    return [_hash(texts[i:i + k]) for i in range(len(texts) - k + 1)]
+
+
+def winnow(hashes: list[int], window: int = WINDOW) -> set[int]:
+    """The minimum hash of every window of ``window`` consecutive hashes (all of them for a short file)."""
+    if len(hashes) <= window:
+        return set(hashes)
+    return {min(hashes[i:i + window]) for i in range(len(hashes) - window + 1)}
+
+
+def fingerprint(name: str, source: str, k: int = K, window: int = WINDOW) -> Fingerprinted:
+    try:
+        tokens = normalise(source)
+    except (SyntaxError, ValueError, tokenize.TokenError) as exc:
+        return Fingerprinted(name, source, [], [], set(), error=f"does not parse: {exc}")
+    hashes = kgram_hashes(tokens, k)
+    return Fingerprinted(name, source, tokens, hashes, winnow(hashes, window))
+
+
+# ----------------------------------------------------------------------------- comparing
+
+
+def _covered(hashes: list[int], ignored: set[int], k: int, count: int) -> list[bool]:
+    """Token positions inside at least one k-gram whose hash is in ``ignored``."""
+    cover = [False] * count
+    for i, h in enumerate(hashes):
+        if h in ignored:
+            for j in range(i, min(count, i + k)):
+                cover[j] = True
+    return cover
+
+
+def _regions(a: Fingerprinted, b: Fingerprinted, shared: set[int], k: int) -> list[Region]:
+    """Greedy maximal runs of identical, shared k-grams of A found in B (each B position used once)."""
+    where_b: dict[int, list[int]] = {}
+    for j, h in enumerate(b.hashes):
+        if h in shared:
+            where_b.setdefault(h, []).append(j)
+    used_b: set[int] = set()
+    regions = []
+    i = 0
+    while i < len(a.hashes):
+        h = a.hashes[i]
+        if h not in shared:
+            i += 1
+            continue
+        best_j, best_t = -1, 0
+        for j in where_b.get(h, [])[:50]:
+            if j in used_b:
+                continue
+            t = 0
+            while (i + t < len(a.hashes) and j + t < len(b.hashes) and a.hashes[i + t] == b.hashes[j + t]
+                   and a.hashes[i + t] in shared):
+                t += 1
+            if t > best_t:
+                best_j, best_t = j, t
+        if best_t == 0:
+            i += 1
+            continue
+        used_b.update(range(best_j, best_j + best_t))
+        regions.extend(_split_by_unit(a, b, i, best_j, best_t + k - 1))
+        i += best_t
+    return regions
+
+
+def _split_by_unit(a: Fingerprinted, b: Fingerprinted, i: int, j: int, length: int) -> list[Region]:
+    """A matched run cut where either side moves to another function or class, so that each region
+    shows as one block of source on each side."""
+    regions, start = [], 0
+    for t in range(1, length + 1):
+        if t == length or a.tokens[i + t].unit != a.tokens[i + t - 1].unit \
+                or b.tokens[j + t].unit != b.tokens[j + t - 1].unit:
+            region = Region(i + start, j + start, t - start)
+            region.a_lines = sorted({n for tok in a.tokens[i + start:i + t] for n in range(tok.line, tok.end_line + 1)})
+            region.b_lines = sorted({n for tok in b.tokens[j + start:j + t] for n in range(tok.line, tok.end_line + 1)})
+            regions.append(region)
+            start = t
+    return regions
+
+
+def compare(sources: Mapping[str, str], skeletons: Iterable[str] = (), *, k: int = K, window: int = WINDOW,
+            threshold: float = THRESHOLD, min_tokens: int = MIN_TOKENS, max_share: int = MAX_SHARE,
+            skeleton_names: Iterable[str] = ()) -> SimilarityReport:
+    """Compare every pair of ``sources`` (name -> Python source); ``skeletons``: the given code."""
+    subs = {name: fingerprint(name, text, k, window) for name, text in sources.items()}
+    given: set[int] = set()
+    for text in skeletons:
+        skeleton = fingerprint("skeleton", text, k, window)
+        if skeleton.error:
+            raise ValueError(f"the skeleton {skeleton.error}")
+        given.update(skeleton.hashes)
+    share = Counter(h for s in subs.values() for h in set(s.hashes))
+    boiler = given | {h for h, n in share.items() if n > max_share}
+    own, common = {}, {}
+    for name, sub in subs.items():
+        cover = _covered(sub.hashes, boiler, k, len(sub.tokens))
+        own[name] = len(cover) - sum(cover)
+        not_given = len(sub.tokens) - sum(_covered(sub.hashes, given, k, len(sub.tokens)))
+        if not sub.error:
+            common[name] = round((not_given - own[name]) / not_given, 4) if not_given else 0.0
+    index: dict[int, list[str]] = {}
+    for name, sub in subs.items():
+        for h in sub.fingerprints - boiler:
+            index.setdefault(h, []).append(name)
+    candidates: set[tuple[str, str]] = set()
+    for names in index.values():
+        candidates.update(itertools.combinations(sorted(names), 2))
+    pairs = []
+    for a_name, b_name in sorted(candidates):
+        a, b = subs[a_name], subs[b_name]
+        shared = (set(a.hashes) & set(b.hashes)) - boiler
+        regions = _regions(a, b, shared, k)
+        a_cover = [False] * len(a.tokens)
+        b_cover = [False] * len(b.tokens)
+        for r in regions:
+            a_cover[r.a_start:r.a_start + r.length] = [True] * r.length
+            b_cover[r.b_start:r.b_start + r.length] = [True] * r.length
+        a_boiler = _covered(a.hashes, boiler, k, len(a.tokens))
+        b_boiler = _covered(b.hashes, boiler, k, len(b.tokens))
+        matched_a = sum(c and not bo for c, bo in zip(a_cover, a_boiler))
+        matched_b = sum(c and not bo for c, bo in zip(b_cover, b_boiler))
+        score_a = matched_a / own[a_name] if own[a_name] else 0.0
+        score_b = matched_b / own[b_name] if own[b_name] else 0.0
+        matched = max(matched_a, matched_b)
+        flagged = max(score_a, score_b) >= threshold and matched >= min_tokens
+        regions.sort(key=lambda r: -r.length)
+        pairs.append(Pair(a_name, b_name, min(score_a, 1.0), min(score_b, 1.0), matched, regions, flagged))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    params = {"k": k, "window": window, "threshold": threshold, "min_tokens": min_tokens, "max_share": max_share}
+    return SimilarityReport(subs, pairs, params, list(skeleton_names), common)
+
+
+# ----------------------------------------------------------------------------- finding the files
+
+
+def default_skeleton() -> Path | None:
+    """The release ``mlp.py`` of the repository checkout, when there is one."""
+    from ..build import ASSIGNMENT
+
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = root / "assignment" / ASSIGNMENT / "mlp.py"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_submissions(folders: Mapping[str, Path]) -> dict[str, str]:
+    """student -> source of its mlp.py (students without one are left out)."""
+    from ..grading import find_module
+
+    sources = {}
+    for student, folder in folders.items():
+        module = find_module(folder)
+        if module is not None and module.is_file():
+            sources[student] = module.read_text(encoding="utf-8", errors="replace")
+    return sources
+
+
+def run(submissions: Path | Mapping[str, Path], skeletons: Iterable[Path] | None = None,
+        **options) -> SimilarityReport:
+    """Compare the submissions (a batch folder, or student -> folder) against the skeletons (default: the release)."""
+    if isinstance(submissions, Path):
+        from .batch import discover
+
+        submissions = discover(submissions)
+    if skeletons is None:
+        found = default_skeleton()
+        skeletons = [found] if found else []
+    skeletons = list(skeletons)
+    return compare(read_submissions(submissions), [p.read_text() for p in skeletons],
+                   skeleton_names=[str(p) for p in skeletons], **options)
+
+
+# ----------------------------------------------------------------------------- HTML
+
+
+PALETTE = ["#ffe08a", "#a8e6cf", "#ffb3c1", "#b5d0ff", "#e0c3fc", "#ffd6a5", "#caffbf", "#9bf6ff"]
+
+
+def _lines_html(sub: Fingerprinted, lines: list[int], color: str, context: int = 0) -> str:
+    text = sub.lines
+    shown = sorted({n for line in lines for n in range(line - context, line + context + 1) if 1 <= n <= len(text)})
+    rows, last = [], None
+    for n in shown:
+        if last is not None and n != last + 1:
+            rows.append('<span class="gap">⋮</span>')
+        mark = f' style="background:{color}"' if n in lines else ""
+        rows.append(f'<span class="ln">{n:4d}</span><span{mark}>{html.escape(text[n - 1]) or " "}</span>')
+        last = n
+    return "<pre class=\"code\">" + "\n".join(rows) + "</pre>"
+
+
+def pair_html(report: SimilarityReport, pair: Pair, max_regions: int = 6) -> str:
+    a, b = report.submissions[pair.a], report.submissions[pair.b]
+    rows = []
+    for i, region in enumerate(pair.regions[:max_regions]):
+        color = PALETTE[i % len(PALETTE)]
+        rows.append(f"<tr><td>{_lines_html(a, region.a_lines, color)}</td>"
+                    f"<td>{_lines_html(b, region.b_lines, color)}</td></tr>")
+    more = len(pair.regions) - max_regions
+    note = f"<p class=\"muted\">{more} smaller matched regions not shown.</p>" if more > 0 else ""
+    return (f'<details class="pair"><summary><b>{html.escape(pair.a)}</b> ↔ <b>{html.escape(pair.b)}</b>: '
+            f"{pair.score_a:.0%} of {html.escape(pair.a)}'s own code and {pair.score_b:.0%} of "
+            f"{html.escape(pair.b)}'s matched ({pair.matched_tokens} tokens, {len(pair.regions)} regions)</summary>"
+            f'<table class="side"><tr><th>{html.escape(pair.a)}</th><th>{html.escape(pair.b)}</th></tr>'
+            + "".join(rows) + "</table>" + note + "</details>")
+
+
+def section_html(report: SimilarityReport, max_pairs: int = 25, open_first: int = 3) -> str:
+    """The similarity section of the class report: groups, the flagged pairs side by side, the closest others."""
+    p = report.params
+    parts = [f"<p>Token winnowing over normalised Python tokens (names, literals, comments, docstrings and the "
+             f"order of functions ignored; k = {p['k']} tokens, window {p['window']}); the release skeleton"
+             f"{' (' + html.escape(', '.join(Path(s).name for s in report.skeletons)) + ')' if report.skeletons else ''}"
+             f" and code shared by more than {p['max_share']} submissions are subtracted. Flagged: at least "
+             f"{p['threshold']:.0%} of one side's own code in matched regions and at least {p['min_tokens']} "
+             f"tokens. A flag is a reason to read the code, not a verdict.</p>"]
+    if not report.skeletons:
+        parts.append('<p class="warn">No skeleton was given: the code handed out counts as matching.</p>')
+    widely = sorted(n for n, f in report.common.items() if f >= 0.5)
+    if widely:
+        parts.append(f'<p class="warn" id="widely-shared">{len(widely)} submission{"s are" if len(widely) != 1 else " is"}'
+                     f" mostly (≥ 50 % of the own code) made of code found in more than {p['max_share']} "
+                     "submissions, which is not compared: a common idiom, or one solution shared widely. Rerun "
+                     f"with a larger --max-share to compare them: {html.escape(', '.join(widely))}.</p>")
+    unreadable = {n: s.error for n, s in report.submissions.items() if s.error}
+    if unreadable:
+        parts.append(f"<p class=\"muted\">Not compared (syntax errors): {html.escape(', '.join(sorted(unreadable)))}</p>")
+    flagged = report.flagged
+    if not flagged:
+        parts.append(f"<p><b>No pair flagged</b> among {len(report.submissions)} submissions.</p>")
+    else:
+        groups = report.groups()
+        parts.append(f"<p><b>{len(flagged)} pair{'s' if len(flagged) != 1 else ''} flagged</b> among "
+                     f"{len(report.submissions)} submissions, in {len(groups)} group{'s' if len(groups) != 1 else ''}:</p>"
+                     "<ul>" + "".join(f"<li>{len(g)} students: {html.escape(', '.join(g))}</li>" for g in groups)
+                     + "</ul>")
+    listed = flagged[:max_pairs] + [q for q in report.pairs if not q.flagged and q.matched_tokens >= p["min_tokens"]][:10]
+    rows = "".join(f"<tr class=\"{'flag' if q.flagged else ''}\"><td>{html.escape(q.a)}</td><td>{html.escape(q.b)}</td>"
+                   f"<td class=\"num\">{q.score:.0%}</td><td class=\"num\">{q.score_a:.0%}</td>"
+                   f"<td class=\"num\">{q.score_b:.0%}</td><td class=\"num\">{q.matched_tokens}</td>"
+                   f"<td>{'flagged' if q.flagged else 'closest below the threshold'}</td></tr>" for q in listed)
+    if rows:
+        parts.append('<table class="data" id="similarity-pairs"><tr><th>A</th><th>B</th><th class="num">score</th>'
+                     '<th class="num">of A</th><th class="num">of B</th><th class="num">tokens</th><th></th></tr>'
+                     + rows + "</table>")
+    if len(report.pairs) > len(listed):
+        parts.append(f"<p class=\"muted\">{len(report.pairs) - len(listed)} other pairs share some code "
+                     "(in similarity.json).</p>")
+    for i, pair in enumerate(flagged[:max_pairs]):
+        block = pair_html(report, pair)
+        parts.append(block.replace("<details", "<details open", 1) if i < open_first else block)
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- command
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mlp-grade similarity", description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="one submission per subfolder, as for mlp-grade batch")
+    parser.add_argument("--skeleton", type=Path, action="append",
+                        help="the code handed out (repeatable; default: assignment/mlp_backprop/mlp.py of the "
+                             "checkout)")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--min-tokens", type=int, default=MIN_TOKENS)
+    parser.add_argument("--max-share", type=int, default=MAX_SHARE)
+    parser.add_argument("--out", type=Path, help="write an HTML page with the matched regions side by side")
+    parser.add_argument("--json", type=Path, help="write every compared pair as JSON")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    if args.skeleton is None and default_skeleton() is None:
+        print("mlp-grade similarity: warning: no skeleton (pass --skeleton): the given code counts as matching",
+              file=sys.stderr)
+    report = run(args.submissions, args.skeleton, threshold=args.threshold, min_tokens=args.min_tokens,
+                 max_share=args.max_share)
+    for pair in report.flagged:
+        print(f"{pair.score:4.0%}  {pair.a} <-> {pair.b}  ({pair.score_a:.0%} / {pair.score_b:.0%}, "
+              f"{pair.matched_tokens} tokens)")
+    print(f"{len(report.flagged)} flagged pairs among {len(report.submissions)} submissions", file=sys.stderr)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=1))
+    if args.out:
+        from .class_report import page
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page("Similarity", [("Similarity (instructor only)", section_html(report))]),
+                            encoding="utf-8")
+        print(f"side by side: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,185 @@
+"""The similarity check: disguised copies are found, independent solutions from the same skeleton are not.
+
+Independent solutions: the reference solution and the correct alternative
+styles of ``tests/alternatives/`` (written separately, all from the release
+skeleton). Planted copies: one of them with its variables, helpers and
+attributes renamed, its functions, classes and methods reordered and its
+comments and docstrings rewritten (``disguise``).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import random
+import tokenize
+
+CONTRACT = {"make_labels_onehot", "MLP", "SoftmaxCrossEntropy", "train_mlp_neuralnet", "predict", "forward",
+            "backward", "compute_grad", "__init__", "params", "data", "hidden_layer_output", "probs", "model",
+            "num_cls", "np", "numpy", "self"}
+WORDS = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta", "zeta", "rho"]
+COMMENTS = ["# step", "# see lecture 4", "# TODO tidy up", "# this works", "# as in the slides", "# careful here"]
+
+
+def disguise(source: str, seed: int = 0) -> str:
+    """What a student hiding a copy does: rename the variables, helpers and attributes, reorder the
+    functions, classes and methods, rewrite the docstrings and put other comments elsewhere.
+    The signatures of the contract stay (the grader reads them)."""
+    rng = random.Random(seed)
+    tree = ast.parse(source)
+    params = {a.arg for node in ast.walk(tree) if isinstance(node, ast.arguments)
+              for a in node.posonlyargs + node.args + node.kwonlyargs + [x for x in (node.vararg, node.kwarg) if x]}
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            bound.add(node.attr)
+    in_fstrings = {n.id for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+                   for n in ast.walk(node) if isinstance(n, ast.Name)}  # tokenize sees f-strings whole (3.11)
+    bound -= CONTRACT | params | in_fstrings | set(dir(builtins))
+    rename = {name: f"{rng.choice(WORDS)}_{i}" for i, name in enumerate(sorted(bound))}
+    tokens = [tok._replace(string=rename[tok.string]) if tok.type == tokenize.NAME and tok.string in rename else tok
+              for tok in tokenize.generate_tokens(io.StringIO(source).readline)]
+    tree = ast.parse(tokenize.untokenize(tokens))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                body[0].value.value = rng.choice(["My solution.", "Homework 2.", "Implemented as asked."])
+            if isinstance(node, (ast.Module, ast.ClassDef)):
+                head = [s for s in body if not isinstance(s, (ast.FunctionDef, ast.ClassDef))]
+                defs = [s for s in body if isinstance(s, (ast.FunctionDef, ast.ClassDef))]
+                rng.shuffle(defs)
+                node.body = head + defs
+    lines = []
+    for line in ast.unparse(tree).splitlines():  # ast.unparse drops every comment: write others
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(('"', "'", "else", "elif", "except", "finally")) and rng.random() < 0.2:
+            lines.append(line[: len(line) - len(stripped)] + rng.choice(COMMENTS))
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- the tests
+
+import itertools  # noqa: E402
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from autograder.cli import main as cli  # noqa: E402
+from autograder.workflows import similarity  # noqa: E402
+from conftest import FAST, RELEASE, ROOT, SOLUTION  # noqa: E402
+
+ALTERNATIVES = ROOT / "tests" / "alternatives"
+SKELETON = RELEASE.read_text()
+
+
+def independent() -> dict[str, str]:
+    """Correct solutions written separately from the same skeleton."""
+    found = {"reference": SOLUTION.read_text()}
+    found.update({p.stem: p.read_text() for p in sorted(ALTERNATIVES.glob("*.py"))})
+    assert len(found) >= 5
+    return found
+
+
+def pair(report: similarity.SimilarityReport, a: str, b: str) -> similarity.Pair | None:
+    a, b = sorted([a, b])
+    return next((p for p in report.pairs if (p.a, p.b) == (a, b)), None)
+
+
+def test_independent_solutions_from_the_same_skeleton_are_not_flagged():
+    report = similarity.compare(independent(), [SKELETON])
+    assert not report.flagged, [(p.a, p.b, p.score) for p in report.flagged]
+    scores = {(p.a, p.b): round(p.score, 3) for p in report.pairs}
+    # measured: at most 0.36 (einsum_logsumexp / reference, same author); the threshold leaves a margin
+    assert max(scores.values()) < similarity.THRESHOLD - 0.1, scores
+
+
+@pytest.mark.parametrize("original", sorted(independent()))
+def test_disguised_copies_are_flagged_against_their_original_only(original):
+    sources = independent()
+    copy_a, copy_b = disguise(sources[original], seed=1), disguise(sources[original], seed=2)
+    assert copy_a != sources[original] and copy_a != copy_b
+    sources.update({"copy_a": copy_a, "copy_b": copy_b})
+    report = similarity.compare(sources, [SKELETON])
+    flagged = {(p.a, p.b) for p in report.flagged}
+    expected = {tuple(sorted(x)) for x in itertools.combinations([original, "copy_a", "copy_b"], 2)}
+    assert flagged == expected, [(p.a, p.b, round(p.score, 3)) for p in report.pairs[:6]]
+    for a, b in expected:
+        found = pair(report, a, b)
+        assert min(found.score_a, found.score_b) >= 0.9, (a, b, found.score_a, found.score_b)
+        assert found.regions and found.matched_tokens >= similarity.MIN_TOKENS
+    assert report.groups() == [sorted([original, "copy_a", "copy_b"])]
+
+
+def test_the_disguise_is_a_real_disguise_that_still_works():
+    original = SOLUTION.read_text()
+    copy = disguise(original, seed=3)
+    assert "hidden = self.hidden_layer_output" not in copy and "grad_hidden" not in copy  # renamed
+    assert "#" in copy and "Notation used in every docstring" not in copy  # other comments and docstrings
+    order = [line.split("(")[0] for line in copy.splitlines() if line.startswith(("def ", "class "))]
+    assert order != [line.split("(")[0] for line in original.splitlines() if line.startswith(("def ", "class "))]
+    compile(copy, "copy.py", "exec")
+
+
+@pytest.mark.slow
+def test_a_disguised_copy_grades_like_its_original(submit):
+    from autograder import grade
+
+    original = grade(submit(SOLUTION.read_text()), only=FAST)
+    copy = grade(submit(disguise(SOLUTION.read_text(), seed=4)), only=FAST)
+    assert copy.score == original.score == copy.max_score
+
+
+def test_the_skeleton_is_subtracted():
+    # two students who filled in only the one-line predict, the same way, on top of the release
+    line = "    return np.argmax(model.forward(data), axis=1)\n"
+    stub = "\n".join(SKELETON.splitlines()) + "\n"
+    body = 'raise NotImplementedError("predict is not implemented yet")'
+    assert body in stub
+    a, b = stub.replace(body, line.strip()), stub.replace(body, "return model.forward(data).argmax(axis=1)")
+    sources = {"stub1": SKELETON, "stub2": SKELETON, "a": a, "b": b}
+    with_skeleton = similarity.compare(sources, [SKELETON])
+    assert not with_skeleton.flagged
+    assert all(p.score == 0 or p.matched_tokens < similarity.MIN_TOKENS for p in with_skeleton.pairs)
+    without = similarity.compare(sources, [])
+    assert {(p.a, p.b) for p in without.flagged} >= {("stub1", "stub2")}, "the skeleton alone looks copied"
+
+
+def test_normalisation_ignores_names_comments_docstrings_and_order():
+    one = '"""Doc."""\nimport numpy as np\n\ndef f(x):\n    # add\n    y = x + 1\n    return np.sum(y)\n\n' \
+          'def g(a):\n    return a * 2\n'
+    two = 'import numpy as np\n\ndef helper(q):\n    """Other doc."""\n    return q * 3\n\n' \
+          'def f(data):\n    total = data + 7  # plus\n    return np.sum(total)\n'
+    assert [t.text for t in similarity.normalise(one)] == [t.text for t in similarity.normalise(two)]
+    three = 'import numpy as np\n\ndef f(x):\n    y = x + 1\n    return np.mean(y)\n\ndef g(a):\n    return a * 2\n'
+    assert [t.text for t in similarity.normalise(one)] != [t.text for t in similarity.normalise(three)]
+
+
+def test_winnowing_keeps_a_minimum_of_every_window():
+    hashes = [5, 3, 8, 1, 9, 7, 2, 6, 4]
+    picked = similarity.winnow(hashes, 4)
+    assert picked == {min(hashes[i:i + 4]) for i in range(len(hashes) - 3)} == {1, 2}
+
+
+def test_command_writes_the_side_by_side_page_and_json(tmp_path):
+    subs = tmp_path / "submitted"
+    texts = {"ann": SOLUTION.read_text(), "bob": disguise(SOLUTION.read_text(), seed=5),
+             "cat": (ALTERNATIVES / "layers.py").read_text(), "dan": "def broken(:\n", "eve": RELEASE.read_text()}
+    for i, (student, text) in enumerate(texts.items()):
+        folder = subs / student / ("mlp_backprop" if i % 2 else "")
+        folder.mkdir(parents=True)
+        (folder / "mlp.py").write_text(text)
+    out, data = tmp_path / "sim.html", tmp_path / "pairs.json"
+    assert cli(["similarity", str(subs), "--skeleton", str(RELEASE), "--out", str(out), "--json", str(data)]) == 0
+    pairs = json.loads(data.read_text())
+    assert [(p["a"], p["b"]) for p in pairs["pairs"] if p["flagged"]] == [("ann", "bob")]
+    assert pairs["unreadable"].keys() == {"dan"} and pairs["skeletons"] == [str(RELEASE)]
+    page = out.read_text()
+    assert '<table class="side">' in page and "ann</b> ↔ <b>bob" in page and "http" not in page.split("<footer")[0]
+    assert "Not compared (syntax errors): dan" in page
