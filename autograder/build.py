@@ -1,4 +1,4 @@
-"""Generate the student release and the reference solution from ``source/``.
+"""Generate the student release and the reference solution from ``source/``, in every language.
 
 ``source/<assignment>/`` is the one annotated source of truth. Regions between
 nbgrader's markers are the solution::
@@ -7,21 +7,49 @@ nbgrader's markers are the solution::
     ...                           ...
     ### END SOLUTION              ### END HIDDEN TESTS
 
-``build`` writes two trees from it:
+The source is bilingual (``LANGUAGES``: English and Korean); the code exists
+once and only the prose is written per language:
 
-* ``assignment/<assignment>/`` — the release: solution regions become a
+* notebook cells: a markdown cell whose metadata holds ``"lang": "ko"`` (or
+  ``"en"``) belongs to that language only; an untagged cell is shared. Code
+  cells are always shared (a tagged code cell is an error);
+* in Python (``.py`` files and code cells) and other text files:
+
+  - a block between ``### BEGIN LANG ko`` and ``### END LANG ko`` lines is kept
+    in that language only (``mlp.py``'s docstrings are such blocks);
+  - a comment line ``# [ko] 설명`` is kept in that language only, as ``# 설명``;
+  - a line ending in ``  # [ko]`` (the tag alone, after the code) is kept in that
+    language only, without the tag: a ``print`` whose message is translated.
+
+  The marker lines and tags never reach the output. Every language must give
+  the same code: the Python tokens of each file and each code cell are
+  compared across languages, comments and string literals aside (strings too
+  in cells with nbgrader metadata: the grade cells' ``check(...)`` calls), and
+  the nbgrader metadata of all cells (grade ids, points, in order) must be
+  identical in every language (:class:`LanguageError` otherwise).
+
+``build`` writes, for each language, two trees:
+
+* ``assignment/<assignment>/`` (English) and ``assignment/ko/<assignment>/``
+  (Korean) — the release: solution regions become a
   ``raise NotImplementedError(...)`` stub (Python) or ``YOUR ANSWER HERE``
   (markdown), hidden-test regions vanish, outputs are cleared. nbgrader copies
   ``.py`` files verbatim, so stripping them is our job; notebooks get the same
   treatment nbgrader's ``ClearSolutions`` gives them (a test compares the two).
-* ``solution/<assignment>/`` — the reference: marker lines removed, code kept.
+* ``solution/<assignment>/`` and ``solution/ko/<assignment>/`` — the reference:
+  marker lines removed, code kept.
 
-``check`` recomputes both trees in memory and lists every file that differs.
+The folder keeps the assignment's name in both languages, so an nbgrader course
+made from either (:func:`annotated_notebook`) calls it ``mlp_backprop``.
+``check`` recomputes every tree in memory and lists every file that differs.
 """
 from __future__ import annotations
 
+import copy
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +62,22 @@ NOTEBOOK_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
 
+#: the languages of the release; the first is the default, generated at the historical paths
+LANGUAGES = ("en", "ko")
+DEFAULT_LANG = LANGUAGES[0]
+#: the key of a notebook cell's metadata that names its language
+LANG_KEY = "lang"
+_LANG_BLOCK = re.compile(r"^\s*### (BEGIN|END) LANG (\S+)\s*$")
+_LANG_LINE = re.compile(r"^(\s*)# \[([a-z]{2})\](?: (.*))?$")
+_LANG_TAIL = re.compile(r"^(.*\S)\s+# \[([a-z]{2})\]$")
+
 
 class MarkerError(ValueError):
     """An unbalanced or nested marker in a source file."""
+
+
+class LanguageError(ValueError):
+    """A language marker that is unbalanced or unknown, or languages whose code differs."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +151,103 @@ def strip(text: str, *, release: bool, stub: str | None = None, where: str = "<s
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------------------------------- languages
+
+
+def _known(tag: str, where: str) -> str:
+    if tag not in LANGUAGES:
+        raise LanguageError(f"{where}: unknown language {tag!r} (known: {', '.join(LANGUAGES)})")
+    return tag
+
+
+def select_language(text: str, lang: str, *, where: str = "<source>", line_tags: bool = True) -> str:
+    """``text`` in language ``lang``: LANG blocks and (with ``line_tags``) tagged lines resolved.
+
+    ``line_tags`` is for Python and other ``#``-comment text; markdown has blocks only
+    (a line ``# [ko] ...`` there is a heading).
+    """
+    _known(lang, where)
+    out, block, opened = [], None, 0
+    for i, line in enumerate(text.split("\n")):
+        match = _LANG_BLOCK.match(line)
+        if match:
+            kind, tag = match.group(1), _known(match.group(2), f"{where}:{i + 1}")
+            if kind == "BEGIN":
+                if block is not None:
+                    raise LanguageError(f"{where}:{i + 1}: BEGIN LANG {tag} inside the open LANG {block} block")
+                block, opened = tag, i
+            elif block != tag:
+                raise LanguageError(f"{where}:{i + 1}: END LANG {tag} without BEGIN LANG {tag}")
+            else:
+                block = None
+            continue
+        if block is not None and block != lang:
+            continue
+        if line_tags:
+            match = _LANG_LINE.match(line)
+            if match:
+                indent, tag, rest = match.groups()
+                if _known(tag, f"{where}:{i + 1}") == lang:
+                    out.append(f"{indent}# {rest}" if rest else f"{indent}#")
+                continue
+            match = _LANG_TAIL.match(line)
+            if match:
+                if _known(match.group(2), f"{where}:{i + 1}") == lang:
+                    out.append(match.group(1))
+                continue
+        out.append(line)
+    if block is not None:
+        raise LanguageError(f"{where}:{opened + 1}: LANG {block} block never closed")
+    return "\n".join(out)
+
+
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)  # Python >= 3.12 splits f-strings
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
+_SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+
+
+def code_tokens(text: str, *, strings: bool = False) -> list[tuple[int, str]]:
+    """The Python tokens of ``text`` without comments and layout; strings as one placeholder
+    each unless ``strings``. Text that does not tokenize is compared line by line, comments aside."""
+    try:
+        tokens, depth = [], 0
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in _SKIP:
+                continue
+            if _FSTRING_START is not None and not strings:
+                if tok.type == _FSTRING_START:
+                    depth += 1
+                    if depth == 1:
+                        tokens.append((tokenize.STRING, "<str>"))
+                    continue
+                if tok.type == _FSTRING_END:
+                    depth -= 1
+                    continue
+                if depth:
+                    continue
+            if tok.type == tokenize.STRING and not strings:
+                tokens.append((tok.type, "<str>"))
+            else:
+                tokens.append((tok.type, tok.string))
+        return tokens
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return [(0, line.strip()) for line in text.split("\n") if line.strip() and not line.strip().startswith("#")]
+
+
+def _same_code(texts: dict[str, str], where: str, *, strings: bool = False) -> None:
+    """Raise LanguageError unless every language's ``text`` has the same code tokens."""
+    (first, reference), *others = texts.items()
+    expected = code_tokens(reference, strings=strings)
+    for lang, text in others:
+        got = code_tokens(text, strings=strings)
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+            show = lambda toks: " ".join(s for _, s in toks[max(0, at - 4):at + 4])  # noqa: E731
+            raise LanguageError(f"{where}: the code of {lang!r} differs from {first!r} "
+                                f"(only comments{'' if strings else ' and strings'} may): "
+                                f"{first}: ...{show(expected)}... {lang}: ...{show(got)}...")
+
+
 def _cell_source(cell: dict) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
@@ -120,8 +258,96 @@ def _split_source(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _dump_notebook(nb: dict) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _localize_cells(nb: dict, lang: str, where: str) -> dict:
+    nb = copy.deepcopy(nb)
+    cells = []
+    for index, cell in enumerate(nb["cells"]):
+        here = f"{where} cell {index} ({cell.get('id', 'no id')})"
+        tag = cell.get("metadata", {}).pop(LANG_KEY, None)
+        if tag is not None:
+            _known(tag, here)
+            if cell["cell_type"] == "code":
+                raise LanguageError(f"{here}: a code cell is shared by every language: tag its comment "
+                                    "lines (# [ko] ...), not the cell")
+            if tag != lang:
+                continue
+        source = select_language(_cell_source(cell), lang, where=here, line_tags=cell["cell_type"] == "code")
+        cell["source"] = _split_source(source)
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def _check_notebooks_agree(nbs: dict[str, dict], where: str) -> None:
+    """Same code cells (same code, same metadata) and the same nbgrader cells in every language."""
+    def code_cells(nb):
+        return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+    def graded(nb):
+        return [(c["cell_type"], c["metadata"]["nbgrader"]) for c in nb["cells"] if "nbgrader" in c["metadata"]]
+
+    (first, reference), *others = nbs.items()
+    for lang, nb in others:
+        if graded(nb) != graded(reference):
+            raise LanguageError(f"{where}: the nbgrader cells of {lang!r} (grade ids, points, order) differ "
+                                f"from {first!r}")
+        if len(code_cells(nb)) != len(code_cells(reference)):
+            raise LanguageError(f"{where}: {lang!r} and {first!r} have different numbers of code cells")
+    for index, cells in enumerate(zip(*(code_cells(nb) for nb in nbs.values()))):
+        metas = [c["metadata"] for c in cells]
+        here = f"{where} code cell {index} ({cells[0].get('id', 'no id')})"
+        if any(m != metas[0] for m in metas):
+            raise LanguageError(f"{here}: the metadata differs between languages")
+        _same_code({lang: _cell_source(c) for lang, c in zip(nbs, cells)}, here, strings="nbgrader" in metas[0])
+
+
+def localize_notebook(text: str, lang: str, *, where: str = "<notebook>") -> str:
+    """The annotated notebook (JSON text) in ``lang``: other languages' cells and lines gone, markers kept."""
+    return _dump_notebook(_localize_cells(json.loads(text), lang, where))
+
+
+def localize(source_dir: Path) -> dict[str, dict[str, bytes]]:
+    """The annotated source in every language: language -> relative path -> content.
+
+    Solution markers are kept (this is what nbgrader's course ``source/`` takes);
+    raises :class:`LanguageError` when the languages do not share the same code.
+    """
+    out: dict[str, dict[str, bytes]] = {lang: {} for lang in LANGUAGES}
+    for path in sorted(source_dir.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
+            continue
+        rel = path.relative_to(source_dir).as_posix()
+        raw = path.read_bytes()
+        if path.suffix == ".ipynb":
+            nb = json.loads(raw.decode())
+            nbs = {lang: _localize_cells(nb, lang, rel) for lang in LANGUAGES}
+            _check_notebooks_agree(nbs, rel)
+            for lang, localized in nbs.items():
+                out[lang][rel] = _dump_notebook(localized).encode()
+            continue
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:  # binary: the same in every language
+            for lang in LANGUAGES:
+                out[lang][rel] = raw
+            continue
+        texts = {lang: select_language(text, lang, where=rel, line_tags=path.suffix != ".md") for lang in LANGUAGES}
+        if path.suffix == ".py":
+            _same_code(texts, rel)
+        for lang, localized in texts.items():
+            out[lang][rel] = localized.encode()
+    return out
+
+
+# ------------------------------------------------------------------------------------------- the trees
+
+
 def build_notebook(text: str, *, release: bool, where: str) -> str:
-    """Release or solution version of a notebook given as JSON text."""
+    """Release or solution version of a (single-language) notebook given as JSON text."""
     nb = json.loads(text)
     for cell in nb["cells"]:
         src = _cell_source(cell)
@@ -130,35 +356,64 @@ def build_notebook(text: str, *, release: bool, where: str) -> str:
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return _dump_notebook(nb)
 
 
-def render(source_dir: Path, *, release: bool) -> dict[str, bytes]:
-    """All files of one generated tree, relative path -> content."""
-    files = {}
-    for path in sorted(source_dir.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
-            continue
-        rel = path.relative_to(source_dir).as_posix()
-        if path.suffix == ".py":
-            content = strip(path.read_text(), release=release, where=rel).encode()
-        elif path.suffix == ".ipynb":
-            content = build_notebook(path.read_text(), release=release, where=rel).encode()
+def generate(files: dict[str, bytes], *, release: bool, where: str = "") -> dict[str, bytes]:
+    """One generated tree from one language's annotated files (see :func:`localize`)."""
+    out = {}
+    for rel, content in files.items():
+        here = f"{where}{rel}"
+        if rel.endswith(".py"):
+            out[rel] = strip(content.decode(), release=release, where=here).encode()
+        elif rel.endswith(".ipynb"):
+            out[rel] = build_notebook(content.decode(), release=release, where=here).encode()
         else:
-            content = path.read_bytes()
-        files[rel] = content
-    return files
+            out[rel] = content
+    return out
 
 
-def targets(root: Path, assignment: str = ASSIGNMENT) -> dict[Path, dict[str, bytes]]:
-    """Generated trees keyed by their output folder."""
+def render(source_dir: Path, *, release: bool, lang: str = DEFAULT_LANG) -> dict[str, bytes]:
+    """All files of one generated tree, relative path -> content."""
+    return generate(localize(source_dir)[lang], release=release, where=f"[{lang}] ")
+
+
+def _lang_parts(lang: str) -> tuple[str, ...]:
+    _known(lang, "--lang")
+    return () if lang == DEFAULT_LANG else (lang,)
+
+
+def release_dir(root: Path, lang: str = DEFAULT_LANG, assignment: str = ASSIGNMENT) -> Path:
+    """``assignment/<assignment>`` for the default language, ``assignment/<lang>/<assignment>`` otherwise."""
+    return root.joinpath("assignment", *_lang_parts(lang), assignment)
+
+
+def solution_dir(root: Path, lang: str = DEFAULT_LANG, assignment: str = ASSIGNMENT) -> Path:
+    """``solution/<assignment>`` for the default language, ``solution/<lang>/<assignment>`` otherwise."""
+    return root.joinpath("solution", *_lang_parts(lang), assignment)
+
+
+def _source_dir(root: Path, assignment: str) -> Path:
     source_dir = root / "source" / assignment
     if not source_dir.is_dir():
         raise FileNotFoundError(f"{source_dir} not found: run from the repository root or pass --root")
-    return {
-        root / "assignment" / assignment: render(source_dir, release=True),
-        root / "solution" / assignment: render(source_dir, release=False),
-    }
+    return source_dir
+
+
+def annotated_notebook(root: Path, lang: str = DEFAULT_LANG, assignment: str = ASSIGNMENT) -> bytes:
+    """The annotated notebook in ``lang``, solution markers kept: what an nbgrader course's source/ holds."""
+    _known(lang, "--lang")
+    return localize(_source_dir(root, assignment))[lang][f"{assignment}.ipynb"]
+
+
+def targets(root: Path, assignment: str = ASSIGNMENT) -> dict[Path, dict[str, bytes]]:
+    """Generated trees keyed by their output folder: release and solution in every language."""
+    localized = localize(_source_dir(root, assignment))
+    trees = {}
+    for lang in LANGUAGES:
+        trees[release_dir(root, lang, assignment)] = generate(localized[lang], release=True, where=f"[{lang}] ")
+        trees[solution_dir(root, lang, assignment)] = generate(localized[lang], release=False, where=f"[{lang}] ")
+    return trees
 
 
 def check(root: Path, assignment: str = ASSIGNMENT) -> list[str]:
@@ -178,7 +433,7 @@ def check(root: Path, assignment: str = ASSIGNMENT) -> list[str]:
 
 
 def build(root: Path, assignment: str = ASSIGNMENT) -> list[Path]:
-    """Write both generated trees; return the files written."""
+    """Write every generated tree; return the files written."""
     written = []
     for out_dir, files in targets(root, assignment).items():
         if out_dir.is_dir():

@@ -62,6 +62,9 @@ def cmd_grade(argv: list[str]) -> int:
     parser.add_argument("--report", action="append", default=[], metavar="FORMAT=FILE",
                         help="also write the report in FORMAT to FILE (repeatable), e.g. junit=report.xml")
     parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    parser.add_argument("--lang", metavar="LANG",
+                        help="language of the feedback: en or ko (default: the config's [report] lang, else "
+                             "$MLP_GRADER_LANG / LC_ALL / LANG: ko_KR.UTF-8 gives Korean)")
     parser.add_argument("--isolation", choices=["best", "strict"],
                         help="strict: refuse to run student code unless it is fully confined (default: the "
                              "config's [sandbox] isolation, 'best')")
@@ -78,6 +81,11 @@ def cmd_grade(argv: list[str]) -> int:
         parser.error(str(exc))
     if not Path(args.submission).exists():
         parser.error(f"{args.submission} does not exist")
+    from .i18n import choose
+    try:
+        lang = choose(args.lang, config)
+    except ValueError as exc:
+        parser.error(f"--lang / [report] lang: {exc}")
     progress = None
     if args.format == "text" and args.out is None and sys.stderr.isatty():
         def progress(check):  # noqa: ANN001
@@ -85,7 +93,7 @@ def cmd_grade(argv: list[str]) -> int:
             sys.stderr.flush()
     try:
         result = grade(args.submission, config=config, suite="public" if args.public else "graded",
-                       only=args.only, on_check=progress)
+                       only=args.only, on_check=progress, lang=lang)
     except IsolationError as exc:
         print(f"mlp-grade: {exc}", file=sys.stderr)
         return EXIT_GRADER
@@ -95,9 +103,9 @@ def cmd_grade(argv: list[str]) -> int:
         sys.stderr.write("\r\033[K")
     color = args.color == "always" or (args.color == "auto" and args.out is None and sys.stdout.isatty()
                                        and "NO_COLOR" not in os.environ)
-    _write(render(result, args.format, color=color), args.out)
+    _write(render(result, args.format, color=color, config=config), args.out)
     for fmt, file in extra:
-        _write(render(result, fmt), file)
+        _write(render(result, fmt, config=config), file)
     if result.grader_error:
         return EXIT_GRADER
     if args.fail_under is not None and result.score < args.fail_under / 100 * result.max_score:
@@ -146,9 +154,11 @@ def cmd_nbgrader_course(argv: list[str]) -> int:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--exchange", type=Path, help="nbgrader exchange folder (default DEST/exchange)")
     parser.add_argument("--course-id", default="mlp_course")
+    parser.add_argument("--lang", choices=build_mod.LANGUAGES, default=build_mod.DEFAULT_LANG,
+                        help="language of the notebook, mlp.py and autograde's check lines (default: en)")
     parser.add_argument("--root", help="repository root (default: the current folder)")
     args = parser.parse_args(argv)
-    dest = nbgrader_course(repo_root(args.root), args.dest, args.exchange, args.course_id)
+    dest = nbgrader_course(repo_root(args.root), args.dest, args.exchange, args.course_id, lang=args.lang)
     print(f"nbgrader course in {dest}: cd {dest} && nbgrader generate_assignment {build_mod.ASSIGNMENT}")
     return 0
 
@@ -159,9 +169,11 @@ def cmd_release(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="mlp-grade release",
                                      description="Write the student template repository (no solution in it).")
     parser.add_argument("dest", type=Path)
+    parser.add_argument("--lang", choices=build_mod.LANGUAGES, default=build_mod.DEFAULT_LANG,
+                        help="language of the notebook, mlp.py and README (default: en)")
     parser.add_argument("--root", help="repository root (default: the current folder)")
     args = parser.parse_args(argv)
-    print(f"student template repository in {release_repo(repo_root(args.root), args.dest)}")
+    print(f"student template repository in {release_repo(repo_root(args.root), args.dest, lang=args.lang)}")
     return 0
 
 
@@ -172,6 +184,9 @@ def cmd_gradescope_zip(argv: list[str]) -> int:
                                      description="Build the Gradescope autograder bundle.")
     parser.add_argument("out", type=Path)
     parser.add_argument("--config", type=Path, help="grading TOML to bundle (default: the built-in defaults)")
+    parser.add_argument("--lang", choices=build_mod.LANGUAGES,
+                        help="language of the students' feedback, written into the bundled config as [report] lang "
+                             "(default: the config's)")
     parser.add_argument("--root", help="repository root (default: the current folder)")
     args = parser.parse_args(argv)
     if args.config is not None:
@@ -179,12 +194,35 @@ def cmd_gradescope_zip(argv: list[str]) -> int:
             load_config(args.config)
         except ConfigError as exc:
             parser.error(str(exc))
-    print(f"Gradescope bundle: {gradescope_zip(repo_root(args.root), args.out, args.config)}")
+    try:
+        bundle = gradescope_zip(repo_root(args.root), args.out, args.config, lang=args.lang)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    print(f"Gradescope bundle: {bundle}")
     return 0
+
+
+def cmd_report(argv: list[str]) -> int:
+    from .workflows.class_report import main as report_main
+
+    return report_main(argv)
+
+
+def cmd_similarity(argv: list[str]) -> int:
+    from .workflows.similarity import main as similarity_main
+
+    return similarity_main(argv)
+
+
+def cmd_lms_export(argv: list[str]) -> int:
+    from .workflows.lms import main as lms_main
+
+    return lms_main(argv)
 
 
 COMMANDS = {"build": cmd_build, "train": cmd_train, "batch": cmd_batch, "nbgrader-course": cmd_nbgrader_course,
             "release": cmd_release, "gradescope-zip": cmd_gradescope_zip}
+COMMANDS.update({"report": cmd_report, "similarity": cmd_similarity, "lms-export": cmd_lms_export})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,18 @@ Check messages are clauses joined by ``"; "`` (a finding, then its likely
 cause). One bug often shows in several checks (a missing ReLU mask fails the
 numerical-gradient checks on W1 and b1 alike); the first check to state a
 clause keeps it, later ones drop it and point back to that check instead.
+Clauses are compared as written, in the report's language: a translation
+keeps the clauses of its English message (one ``"; "`` per ``"; "``).
 """
 from __future__ import annotations
 
 from typing import Iterable, Protocol
 
+from .i18n import N_, _
+
 SEPARATOR = "; "
+#: the clause that points back to the checks that said a hint first
+ECHO = N_("same cause as in {checks}")
 
 
 class _Message(Protocol):
@@ -32,5 +38,5 @@ def say_once(results: Iterable[_Message]) -> None:
             elif first_said[key] != result.name and first_said[key] not in echoes:
                 echoes.append(first_said[key])
         if echoes:
-            kept.append(f"same cause as in {', '.join(echoes)}")
+            kept.append(_(ECHO).format(checks=", ".join(echoes)))
         result.message = SEPARATOR.join(kept)

@@ -6,6 +6,7 @@ except the numeric arrays the checks asked it for.
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import secrets
@@ -16,10 +17,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import data
+from . import data, i18n
 from .checks import PIPELINE, Check, Context, GraderError, Verdict
 from .checks.base import failure
-from .checks.interface import parse_module
+from .checks.interface import IMPORTING, parse_module
 from .config import load_config
 from .feedback import say_once
 from .sandbox.confinement import require
@@ -27,6 +28,8 @@ from .sandbox.runner import CpuMeter, cancel_on
 
 STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
+#: a check not run because a contract function it calls hung in an earlier check
+NOT_RUN = i18n.N_("not run: {function} never returned in {check} (infinite loop?); fix that first")
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Result:
     seconds: float = 0.0
     #: the confinement student code ran under (``Isolation.to_dict()``): for the instructor, never shown to students
     isolation: dict[str, Any] = field(default_factory=dict)
+    #: the language of the titles and messages (``autograder.i18n``); the reports are written in it too
+    lang: str = i18n.SOURCE
 
     @property
     def score(self) -> float:
@@ -225,15 +230,17 @@ def _run_one(check: Check, ctx: Context, points: float) -> CheckResult:
     try:
         verdict = check.run(ctx)
     except GraderError as exc:
-        verdict, status = Verdict.failed(f"the grader could not run this check: {exc}"), "error"
+        message = i18n._("the grader could not run this check: {error}").format(error=exc)
+        verdict, status = Verdict.failed(message), "error"
     except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the report
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        verdict, status = Verdict.failed(f"internal grader error ({type(exc).__name__}: {exc} at "
-                                         f"{Path(where.filename).name}:{where.lineno}); please report it"), "error"
+        message = i18n._("internal grader error ({error} at {place}); please report it").format(
+            error=f"{type(exc).__name__}: {exc}", place=f"{Path(where.filename).name}:{where.lineno}")
+        verdict, status = Verdict.failed(message), "error"
     fraction = min(1.0, max(0.0, float(verdict.fraction)))
     if status != "error":
         status = "passed" if fraction >= 1.0 else "failed"
-    return CheckResult(check.name, check.title, round(points * fraction, 4), float(points), status,
+    return CheckResult(check.name, check.heading(), round(points * fraction, 4), float(points), status,
                        verdict.message, check.visibility, round(time.monotonic() - started, 3))
 
 
@@ -245,21 +252,24 @@ def _import_failure(ctx: Context) -> str | None:
     outcome = ctx.probe("import", {}, share="import")
     if outcome.ok or outcome.status == "not_implemented":
         return None
-    return failure(outcome, "importing mlp.py").message
+    return failure(outcome, i18n._(IMPORTING)).message
 
 
 class _Beside:
     """A check run in a thread beside the loop (a second child process), on its own copy of the context.
 
-    Its result is used at its place in the order only when no probe timed out before then, so the
-    report equals the one-at-a-time report: otherwise it is stopped and run again in order (or not
-    run, when a function it calls has hung).
+    The report is the one-at-a-time report: the check is stopped as soon as a function it calls
+    hangs elsewhere (it is then "not run"), and run again in order in the one case its result
+    could differ, when it timed out after an earlier timeout (its message names the first one).
+    Checks marked ``beside`` set their own wall-clock limit, so earlier timeouts do not lower it.
     """
 
     def __init__(self, check: Check, ctx: Context, points: float):
         self.check, self.cancel, self.outcome = check, threading.Event(), None
         self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
-        self.thread = threading.Thread(target=self._run, args=(points,), name=check.name, daemon=True)
+        # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
+                                       name=check.name, daemon=True)
         self.thread.start()
 
     def _run(self, points: float) -> None:
@@ -268,10 +278,8 @@ class _Beside:
 
     def result(self, ctx: Context) -> CheckResult | None:
         """Its result as if run here, merging what it recorded into ``ctx``; None: run it again."""
-        if ctx.timeouts:
-            self.cancel.set()
         self.thread.join()
-        if self.cancel.is_set() or self.outcome is None:
+        if self.cancel.is_set() or self.outcome is None or (ctx.timeouts and self.ctx.timeouts):
             return None
         ctx.timeouts += self.ctx.timeouts
         for name, where in self.ctx.hung.items():
@@ -296,7 +304,7 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
 
 def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
           only: Iterable[str] | None = None,
-          on_check: Callable[[CheckResult], None] | None = None) -> Result:
+          on_check: Callable[[CheckResult], None] | None = None, lang: str | None = None) -> Result:
     """Grade the submission at ``path`` (a folder holding mlp.py, or the file).
 
     Args:
@@ -305,12 +313,25 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
             (the fixed cases students run before submitting).
         only: check names or prefixes ('gradient') to run; default all.
         on_check: called with each CheckResult as it finishes (progress).
+        lang: the language of titles and messages, 'en' or 'ko'; default
+            ``[report] lang`` of the config, else the grader's locale
+            (``LANG`` ``ko_KR.UTF-8``: Korean; see ``autograder.i18n``).
+            Scores do not depend on it.
     Raises:
         IsolationError: ``[sandbox] isolation = "strict"`` and this machine
             cannot confine student code fully (nothing was run).
+        ValueError: ``lang`` (or the config) names a language the grader does not speak.
     """
     if not isinstance(config, dict):
         config = load_config(config)
+    with i18n.language(i18n.choose(lang, config)) as chosen:
+        result = _grade(path, config, suite, only, on_check)
+        result.lang = chosen
+    return result
+
+
+def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[str] | None,
+           on_check: Callable[[CheckResult], None] | None) -> Result:
     jail = require(config["sandbox"]["isolation"])
     started = time.monotonic()
     checks = select(suite, only, config["grader"]["skip"])
@@ -318,8 +339,8 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
     result = Result(submission=str(path), suite=suite, isolation=jail.to_dict())
     module = find_module(path)
     if module is None:
-        reason = f"no {STUDENT_FILE} found in {path}: submit the file named {STUDENT_FILE}"
-        result.checks = [CheckResult(c.name, c.title, 0.0, float(points.get(c.name, 0)), "failed", reason,
+        reason = i18n._("no {file} found in {path}: submit the file named {file}").format(file=STUDENT_FILE, path=path)
+        result.checks = [CheckResult(c.name, c.heading(), 0.0, float(points.get(c.name, 0)), "failed", reason,
                                      c.visibility, 0.0) for c in checks]
         result.seconds = round(time.monotonic() - started, 3)
         return result
@@ -333,19 +354,19 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
         for check in checks:
             blocked = next((f for f in check.calls if f in ctx.hung), None)
             if broken is None and blocked is not None:
-                reason = f"not run: {blocked} never returned in {ctx.hung[blocked]} (infinite loop?); fix that first"
+                reason = i18n._(NOT_RUN).format(function=blocked, check=ctx.hung[blocked])
             else:
                 reason = broken
             lane = beside.pop(check.name, None)
             if reason is not None:
                 if lane is not None:
                     lane.cancel.set()
-                outcome = CheckResult(check.name, check.title, 0.0, float(points.get(check.name, 0)), "failed",
+                outcome = CheckResult(check.name, check.heading(), 0.0, float(points.get(check.name, 0)), "failed",
                                       reason, check.visibility, 0.0)
             else:
                 outcome = (lane and lane.result(ctx)) or _run_one(check, ctx, float(points.get(check.name, 0)))
-            if ctx.timeouts:  # results of checks running beside would not be used: stop them
-                for other in beside.values():
+            for other in beside.values():  # one that calls a function which hung here will not run: stop it
+                if any(f in ctx.hung for f in other.check.calls):
                     other.cancel.set()
             result.checks.append(outcome)
             if on_check is not None:

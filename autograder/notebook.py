@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
+from . import i18n
 from .config import load_config
 from .grading import CheckResult, grade, select
 
@@ -35,31 +36,50 @@ def cell_points(*names: str, config: dict | None = None) -> float:
     return float(sum(config["points"][c.name] for c in select("graded", names)))
 
 
-def report_lines(checks: Iterable[CheckResult]) -> list[str]:
-    """``PASS name 3/3: message`` per check, then ``=> earned / max points``."""
+def report_lines(checks: Iterable[CheckResult], lang: str | None = None) -> list[str]:
+    """``PASS name 3/3: message`` per check, then ``=> earned / max points`` (in ``lang``, default the current one:
+    the messages are in the language they were graded in)."""
     checks = list(checks)
     lines = []
     for c in checks:
         mark = "PASS" if c.passed else ("PART" if c.score > 0 else "FAIL")
         lines.append(f"{mark} {c.name} {c.score:g}/{c.max_score:g}" + (f": {c.message}" if c.message else ""))
-    lines.append(f"=> {round(sum(c.score for c in checks), 4):g} / {round(sum(c.max_score for c in checks), 4):g} points")
+    with i18n.language(lang):
+        total = i18n._("=> {earned} / {maximum} points")
+    lines.append(total.format(earned=f"{round(sum(c.score for c in checks), 4):g}",
+                              maximum=f"{round(sum(c.max_score for c in checks), 4):g}"))
     return lines
 
 
-def check(*names: str, module: str | Path = "mlp.py", verbose: bool = True) -> float:
-    """Grade the checks ``names`` (names or prefixes) on ``module``; return the points earned."""
+def check(*names: str, module: str | Path = "mlp.py", verbose: bool = True, lang: str | None = None) -> float:
+    """Grade the checks ``names`` (names or prefixes) on ``module``; return the points earned.
+
+    The lines are in ``lang`` ('en', 'ko'), else ``[report] lang`` of ``$MLP_GRADER_CONFIG``, else
+    ``$MLP_GRADER_LANG`` or the kernel's locale (``LANG=ko_KR.UTF-8``: Korean). Graded cells call
+    ``check(...)`` with names only (``GradeCells`` re-grades such calls): choose the language there."""
     # anything the grader would write to stderr (a warning, say) goes to stdout instead
     with contextlib.redirect_stderr(sys.stdout), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             config = load_config(os.environ.get("MLP_GRADER_CONFIG") or None)
-            result = grade(Path(module), config=config, only=names)
+            result = grade(Path(module), config=config, only=names, lang=lang)
         except Exception as exc:  # noqa: BLE001 - a cell must show a message, not a traceback
-            print(f"the grader could not run: {type(exc).__name__}: {exc}")
+            with i18n.language(_safe_language(lang)):
+                print(i18n._("the grader could not run: {error}").format(error=f"{type(exc).__name__}: {exc}"))
             return 0.0
     if verbose:
+        with i18n.language(result.lang):
+            note = i18n._("note: {note}")
         for w in caught:
-            print(f"note: {w.category.__name__}: {w.message}")
-        for line in report_lines(result.checks):
+            print(note.format(note=f"{w.category.__name__}: {w.message}"))
+        for line in report_lines(result.checks, result.lang):
             print(line)
     return result.score
+
+
+def _safe_language(lang: str | None) -> str:
+    """The language asked for, or the environment's when that cannot be read (a cell never raises)."""
+    try:
+        return i18n.choose(lang, load_config(os.environ.get("MLP_GRADER_CONFIG") or None))
+    except Exception:  # noqa: BLE001
+        return i18n.from_environment()

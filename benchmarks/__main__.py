@@ -1,6 +1,7 @@
 """Run the benchmark suite.
 
-    python -m benchmarks [--only grading training gradcheck batch loading] [--batch-size 40] [--runs 3]
+    python -m benchmarks [--only grading accuracy training gradcheck batch loading] [--batch-size 40] [--runs 3]
+                         [--seeds 5] [--compare previous 256:0.6] [--jobs 1 2]
 """
 from __future__ import annotations
 
@@ -34,13 +35,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repetitions of end-to-end grading")
     parser.add_argument("--batch-size", type=int, default=40, help="submissions in the batch benchmark")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="training seeds per style in the accuracy benchmark")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="BATCH:LR",
+                        help="accuracy benchmark: other settings to measure too ('previous': batch 32, lr 0.1)")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts of the batch benchmark")
     args = parser.parse_args()
-    report = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out = RESULTS / "latest.json"
+    try:  # figures of benchmarks not run this time are kept
+        report = json.loads(out.read_text())
+    except (OSError, ValueError):
+        report = {}
+    report.update(machine=machine(), started=time.strftime("%Y-%m-%d %H:%M:%S"))
     for name in args.only:
         print(f"\n== {name}", flush=True)
         report[name] = suite.BENCHMARKS[name](args)
+        report[name]["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "latest.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"\nfigures written to {out}")
 

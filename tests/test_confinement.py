@@ -348,7 +348,7 @@ def _foreign_install(base: Path) -> Path:
     venv = base / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "numpy", "landlockpy", "pytest", "setuptools>=68"], check=True)
+    subprocess.run([*pip, "numpy", "landlockpy", "Babel", "pytest", "setuptools>=68"], check=True)
     subprocess.run([*pip, "--no-deps", "--no-build-isolation", str(copy)], check=True)
     for path in [base, *base.rglob("*")]:
         if not path.is_symlink():

@@ -16,7 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..i18n import N_, _, parse
 from ..sandbox import Limits, Outcome, run_probe
+
+#: what a stub of the release raises (and what the grader says for a function not written yet)
+NOT_IMPLEMENTED = N_("{function} is not implemented yet")
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Context:
         outcome = run_probe(self.module_file, name, inputs, options or {}, limits or self.limits())
         if outcome.status == "timeout":
             if self.timeouts:
-                outcome.message += f" (limit lowered after the timeout in {self.timeouts[0]})"
+                outcome.message += _(" (limit lowered after the timeout in {check})").format(check=self.timeouts[0])
             self.timeouts.append(self.current)
             if outcome.hung:
                 self.hung.setdefault(outcome.hung, self.current)
@@ -85,6 +89,7 @@ class Check:
     """One graded unit. Subclasses set ``name``, ``title`` and implement ``run``."""
 
     name: ClassVar[str] = ""
+    #: in English, marked with ``N_``; :meth:`heading` gives it in the report's language
     title: ClassVar[str] = ""
     #: what the student's code is called for, named in messages
     subject: ClassVar[str] = ""
@@ -98,6 +103,10 @@ class Check:
     def run(self, ctx: Context) -> Verdict:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def heading(self) -> str:
+        """The title in the current language."""
+        return _(self.title)
+
     def __repr__(self) -> str:
         return f"<check {self.name}>"
 
@@ -106,16 +115,23 @@ def failure(outcome: Outcome, subject: str) -> Verdict:
     """The verdict for a child run that did not return arrays, in one plain sentence."""
     where = outcome.where
     if outcome.status == "not_implemented":
-        text = outcome.message or f"{subject} is not implemented yet"
-        if "not implemented" not in text:
-            text = f"{subject} is not implemented yet ({text})"
+        raw, stub = outcome.message, parse(NOT_IMPLEMENTED, outcome.message)
+        if stub is not None:  # the release's own words: said in the report's language
+            text = _(NOT_IMPLEMENTED).format(function=stub["function"])
+        elif not raw:
+            text = _(NOT_IMPLEMENTED).format(function=subject)
+        elif "not implemented" not in raw:
+            text = _("{function} is not implemented yet ({detail})").format(function=subject, detail=raw)
+        else:
+            text = raw
         if not text.startswith(subject):
-            text = f"{subject} cannot be checked yet: {text}"
+            text = _("{subject} cannot be checked yet: {reason}").format(subject=subject, reason=text)
         where = where.split(":")[0]
     elif outcome.status == "contract":
         text = outcome.message
     else:
-        text = outcome.message if outcome.message.startswith(subject) else f"{subject} {outcome.message}"
+        text = (outcome.message if outcome.message.startswith(subject)
+                else _("{subject} {problem}").format(subject=subject, problem=outcome.message))
     if where:
         text += f" [{where}]"
     return Verdict.failed(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference as ref
+from ..i18n import N_, _
 from .base import Check, Context, Verdict, constant, failure
 
 ATOL = 1e-7
@@ -35,9 +36,11 @@ def dims_text(case: dict[str, np.ndarray]) -> str:
 def shape_mismatch(what: str, got: np.ndarray, expected: tuple, hint: str = "") -> Verdict | None:
     if got.shape == expected:
         return None
-    text = f"{what} has shape {tuple(got.shape)}, expected {expected}"
     if got.shape == expected[::-1] and len(expected) == 2:
-        text += ": it is transposed"
+        text = _("{what} has shape {got}, expected {expected}: it is transposed")
+    else:
+        text = _("{what} has shape {got}, expected {expected}")
+    text = text.format(what=what, got=tuple(got.shape), expected=expected)
     return Verdict.failed(text + (f"; {hint}" if hint else ""))
 
 
@@ -45,42 +48,45 @@ def not_finite(what: str, got: np.ndarray) -> Verdict | None:
     if np.all(np.isfinite(got)):
         return None
     bad = "NaN" if np.isnan(got).any() else "inf"
-    return Verdict.failed(f"{what} contains {bad}")
+    return Verdict.failed(_("{what} contains {bad}").format(what=what, bad=bad))
 
 
 def nothing_computed(scores: np.ndarray) -> Verdict | None:
     """A failure when forward returns one value everywhere: shape and side effects would hold vacuously."""
     if constant(scores):
-        return Verdict.failed("MLP.forward returns the same value for every sample and class (zeros?): "
-                              "it does not compute the network yet")
+        return Verdict.failed(_("MLP.forward returns the same value for every sample and class (zeros?): "
+                                "it does not compute the network yet"))
     return None
 
 
 def _variants(case: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Scores of plausible wrong networks, to name a student's mistake."""
+    """Scores of plausible wrong networks, to name a student's mistake (the causes marked with N_)."""
     x, p = case["x"], case
     pre = x @ p["W1"] + p["b1"]
     out = lambda hidden, b2=True: hidden @ p["W2"] + (p["b2"] if b2 else 0)  # noqa: E731
     return {
-        "there is no ReLU: apply np.maximum(0, .) to the hidden layer": out(pre),
-        "the hidden activation is a sigmoid; the contract asks for ReLU": out(1 / (1 + np.exp(-pre))),
-        "the hidden activation is a leaky ReLU; the contract asks for ReLU, max(0, x)": out(np.where(pre > 0, pre, 0.01 * pre)),
-        "b1 is not added before the ReLU": out(np.maximum(x @ p["W1"], 0)),
-        "b2 is not added to the scores": out(np.maximum(pre, 0), b2=False),
-        "a ReLU is applied to the output scores too; only the hidden layer has one": np.maximum(out(np.maximum(pre, 0)), 0),
-        "the scores are softmax probabilities; forward must return raw scores": np.exp(ref.log_softmax(out(np.maximum(pre, 0)))),
+        N_("there is no ReLU: apply np.maximum(0, .) to the hidden layer"): out(pre),
+        N_("the hidden activation is a sigmoid; the contract asks for ReLU"): out(1 / (1 + np.exp(-pre))),
+        N_("the hidden activation is a leaky ReLU; the contract asks for ReLU, max(0, x)"):
+            out(np.where(pre > 0, pre, 0.01 * pre)),
+        N_("b1 is not added before the ReLU"): out(np.maximum(x @ p["W1"], 0)),
+        N_("b2 is not added to the scores"): out(np.maximum(pre, 0), b2=False),
+        N_("a ReLU is applied to the output scores too; only the hidden layer has one"):
+            np.maximum(out(np.maximum(pre, 0)), 0),
+        N_("the scores are softmax probabilities; forward must return raw scores"):
+            np.exp(ref.log_softmax(out(np.maximum(pre, 0)))),
     }
 
 
 def diagnose_scores(case: dict[str, np.ndarray], got: np.ndarray) -> str:
     for cause, scores in _variants(case).items():
         if np.allclose(got, scores, atol=ATOL, rtol=1e-6):
-            return cause
-    return "compare each step with ReLU(data @ W1 + b1) @ W2 + b2"
+            return _(cause)
+    return _("compare each step with ReLU(data @ W1 + b1) @ W2 + b2")
 
 
 class OnehotValues(Check):
-    name, title, subject = "onehot.values", "make_labels_onehot gives (N, C) one-hot rows", "make_labels_onehot"
+    name, title, subject = "onehot.values", N_("make_labels_onehot gives (N, C) one-hot rows"), "make_labels_onehot"
     calls = ("make_labels_onehot",)
 
     def run(self, ctx: Context) -> Verdict:
@@ -93,8 +99,8 @@ class OnehotValues(Check):
             return failure(outcome, self.subject)
         got = outcome.arrays["onehot"]
         expected = ref.onehot(labels, c)
-        return (shape_mismatch(f"make_labels_onehot(labels of shape ({n},), {c})", got, expected.shape,
-                               "one row per label, one column per class")
+        return (shape_mismatch(_("make_labels_onehot(labels of shape ({n},), {classes})").format(n=n, classes=c),
+                               got, expected.shape, _("one row per label, one column per class"))
                 or self._values(got, expected, labels))
 
     @staticmethod
@@ -103,12 +109,13 @@ class OnehotValues(Check):
             return Verdict.passed()
         rows = np.flatnonzero((got != expected).any(axis=1))
         i = int(rows[0])
-        return Verdict.failed(f"make_labels_onehot row {i} is {got[i].tolist()} for label {int(labels[i])}; "
-                              f"expected {expected[i].tolist()} (a 1.0 in column labels[i], zeros elsewhere)")
+        return Verdict.failed(_("make_labels_onehot row {row} is {got} for label {label}; "
+                                "expected {expected} (a 1.0 in column labels[i], zeros elsewhere)").format(
+            row=i, got=got[i].tolist(), label=int(labels[i]), expected=expected[i].tolist()))
 
 
 class ForwardShape(Check):
-    name, title, subject = "forward.shape", "MLP.forward returns scores of shape (N, C)", "MLP.forward"
+    name, title, subject = "forward.shape", N_("MLP.forward returns scores of shape (N, C)"), "MLP.forward"
     calls = ("MLP.forward",)
 
     def run(self, ctx: Context) -> Verdict:
@@ -120,13 +127,13 @@ class ForwardShape(Check):
         got = outcome.arrays["scores"]
         hint = ""
         if got.shape == (n, case["W1"].shape[1]):
-            hint = "that is the hidden layer: multiply by W2 and add b2"
-        return (shape_mismatch(f"MLP.forward output ({dims_text(case)})", got, (n, c), hint)
+            hint = _("that is the hidden layer: multiply by W2 and add b2")
+        return (shape_mismatch(_("MLP.forward output ({dims})").format(dims=dims_text(case)), got, (n, c), hint)
                 or nothing_computed(got) or Verdict.passed())
 
 
 class ForwardValues(Check):
-    name, title, subject = "forward.values", "MLP.forward computes ReLU(data @ W1 + b1) @ W2 + b2", "MLP.forward"
+    name, title, subject = "forward.values", N_("MLP.forward computes ReLU(data @ W1 + b1) @ W2 + b2"), "MLP.forward"
     visibility = "hidden"
     calls = ("MLP.forward",)
 
@@ -136,18 +143,20 @@ class ForwardValues(Check):
         if not outcome.ok:
             return failure(outcome, self.subject)
         got, expected = outcome.arrays["scores"], ref.forward(case, case["x"])
-        problem = shape_mismatch("MLP.forward output", got, expected.shape) or not_finite("MLP.forward output", got)
+        what = _("MLP.forward output")
+        problem = shape_mismatch(what, got, expected.shape) or not_finite(what, got)
         if problem:
             return problem
         if np.allclose(got, expected, atol=ATOL, rtol=1e-6):
             return Verdict.passed()
         err = float(np.abs(got - expected).max())
-        return Verdict.failed(f"MLP.forward scores differ from the specified network by up to {err:.3g} "
-                              f"({dims_text(case)}): {diagnose_scores(case, got)}")
+        return Verdict.failed(_("MLP.forward scores differ from the specified network by up to {error} "
+                                "({dims}): {cause}").format(error=f"{err:.3g}", dims=dims_text(case),
+                                                            cause=diagnose_scores(case, got)))
 
 
 class ForwardInputUnchanged(Check):
-    name, title, subject = "forward.input_unchanged", "MLP.forward leaves its input unchanged", "MLP.forward"
+    name, title, subject = "forward.input_unchanged", N_("MLP.forward leaves its input unchanged"), "MLP.forward"
     calls = ("MLP.forward",)
 
     def run(self, ctx: Context) -> Verdict:
@@ -161,12 +170,12 @@ class ForwardInputUnchanged(Check):
             return vacuous
         if np.array_equal(outcome.arrays["x_after"], case["x"]):
             return Verdict.passed()
-        return Verdict.failed("MLP.forward modified the data array it was given (an in-place operation such as "
-                              "data -= ..., np.maximum(..., out=data) or data[data < 0] = 0); work on a copy")
+        return Verdict.failed(_("MLP.forward modified the data array it was given (an in-place operation such as "
+                                "data -= ..., np.maximum(..., out=data) or data[data < 0] = 0); work on a copy"))
 
 
 class ForwardParamsHonoured(Check):
-    name, title, subject = "forward.params_honoured", "MLP.forward reads params afresh on every call", "MLP.forward"
+    name, title, subject = "forward.params_honoured", N_("MLP.forward reads params afresh on every call"), "MLP.forward"
     calls = ("MLP.forward",)
 
     def run(self, ctx: Context) -> Verdict:
@@ -180,23 +189,23 @@ class ForwardParamsHonoured(Check):
         out = outcome.arrays
         if nothing_computed(out["first"]) or all(np.allclose(out[k], out["first"], atol=ATOL)
                                                  for k in ("fresh_replaced", "fresh_perturbed")):
-            return Verdict.failed("MLP.forward gives the same scores whatever W1 and b2 are: it does not use "
-                                  "the parameters yet")
+            return Verdict.failed(_("MLP.forward gives the same scores whatever W1 and b2 are: it does not use "
+                                    "the parameters yet"))
         # judged against the student's own forward on fresh models: a wrong network is forward.values' business
-        for key, how in (("replaced", "after params['W1'] was replaced by a new array"),
-                         ("perturbed", "after params['b2'] was changed in place")):
+        for key, how in (("replaced", _("after params['W1'] was replaced by a new array")),
+                         ("perturbed", _("after params['b2'] was changed in place"))):
             got, fresh = out[key], out["fresh_" + key]
             if got.shape != fresh.shape or not np.allclose(got, fresh, atol=ATOL, rtol=1e-6):
                 same = got.shape == out["first"].shape and np.allclose(got, out["first"], atol=ATOL)
-                why = ("the scores did not change: forward must read self.params['W1'] etc. on every call, "
-                       "not copies kept in other attributes" if same else
-                       "the scores differ from a new MLP's with those parameters")
-                return Verdict.failed(f"MLP.forward is wrong {how}: {why}")
+                why = (_("the scores did not change: forward must read self.params['W1'] etc. on every call, "
+                         "not copies kept in other attributes") if same else
+                       _("the scores differ from a new MLP's with those parameters"))
+                return Verdict.failed(_("MLP.forward is wrong {how}: {why}").format(how=how, why=why))
         return Verdict.passed()
 
 
 class PredictValues(Check):
-    name, title, subject = "predict.values", "predict returns the row-wise argmax of the scores", "predict"
+    name, title, subject = "predict.values", N_("predict returns the row-wise argmax of the scores"), "predict"
     visibility = "hidden"
     calls = ("predict", "MLP.forward")
 
@@ -210,12 +219,12 @@ class PredictValues(Check):
         if scores.ndim != 2 or constant(scores):
             scores = ref.forward(case, case["x"])
         expected = scores.argmax(axis=1)
-        problem = shape_mismatch("predict output", got, expected.shape, "take the argmax over axis 1")
+        problem = shape_mismatch(_("predict output"), got, expected.shape, _("take the argmax over axis 1"))
         if problem:
             return problem
         if np.array_equal(got, expected):
             return Verdict.passed()
         if np.array_equal(got, scores.argmin(axis=1)):
-            return Verdict.failed("predict returns the argmin of the scores; use argmax")
-        return Verdict.failed(f"predict disagrees with argmax(forward(data), axis=1) on "
-                              f"{int((got != expected).sum())} of {len(expected)} rows")
+            return Verdict.failed(_("predict returns the argmin of the scores; use argmax"))
+        return Verdict.failed(_("predict disagrees with argmax(forward(data), axis=1) on {wrong} of {rows} rows")
+                              .format(wrong=int((got != expected).sum()), rows=len(expected)))

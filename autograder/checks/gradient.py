@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference as ref
+from ..i18n import N_, _, parse
 from .base import Check, Context, Verdict, constant, failure
 from .forward import dims_text, draw_dims, network_case
 
@@ -26,7 +27,7 @@ GRAD_CALLS = ("MLP.forward", SUBJECT)
 def _cases(ctx: Context, salt: str, count: int, dims=None, batch_sz=None) -> list[dict[str, np.ndarray]]:
     rng = ctx.rng(salt)
     cases = []
-    for _ in range(count):
+    for _case in range(count):
         case = network_case(rng, dims)
         n, c = case["x"].shape[0], case["W2"].shape[1]
         case["upstream"] = rng.standard_normal((n, c))
@@ -59,13 +60,31 @@ def shape_problems(grads: dict[str, np.ndarray], case: dict[str, np.ndarray]) ->
         got, expected = tuple(grads[name].shape), case[name].shape
         if got == expected:
             continue
-        text = f"the {name} gradient has shape {got}, expected {expected} (the shape of {name})"
         if name.startswith("b") and got in ((n,), (n, expected[0])):
-            text += ": sum over axis 0, the batch"
+            text = _("the {name} gradient has shape {got}, expected {expected} (the shape of {name}): "
+                     "sum over axis 0, the batch")
         elif len(expected) == 2 and got == expected[::-1]:
-            text += ": it is transposed (W1: data.T @ ..., W2: hidden.T @ ...)"
-        problems.append(text)
+            text = _("the {name} gradient has shape {got}, expected {expected} (the shape of {name}): "
+                     "it is transposed (W1: data.T @ ..., W2: hidden.T @ ...)")
+        else:
+            text = _("the {name} gradient has shape {got}, expected {expected} (the shape of {name})")
+        problems.append(text.format(name=name, got=got, expected=expected))
     return problems
+
+
+#: the hints of a pure averaging slip: gradient.batch_averaging's business, left out by the other gradient checks
+AVERAGING_HINTS = (
+    N_("your {name} gradient is {factor} (batch_sz) times too large: divide by batch_sz once"),
+    N_("your {name} gradient is divided by batch_sz twice: divide once, in backward only"),
+    N_("your {name} gradient is divided by N = data.shape[0] instead of batch_sz"),
+)
+#: a finding of ``compare`` from the numerical differences
+RELATIVE_ERROR = N_("relative error {error}")
+
+
+def is_averaging(hint: str) -> bool:
+    """True for a hint of :data:`AVERAGING_HINTS` (in any language)."""
+    return any(parse(template, hint) is not None for template in AVERAGING_HINTS)
 
 
 def ratio_hint(name: str, analytic: np.ndarray, numeric: np.ndarray, n: int, batch_sz: int) -> str:
@@ -74,20 +93,21 @@ def ratio_hint(name: str, analytic: np.ndarray, numeric: np.ndarray, n: int, bat
     mask = ~np.isnan(m)
     a, m = a[mask], m[mask]
     if not np.any(m) or not np.any(a):
-        return f"your {name} gradient is all zeros" if not np.any(a) else ""
+        return _("your {name} gradient is all zeros").format(name=name) if not np.any(a) else ""
     k = float(a @ m / (m @ m))
     if np.linalg.norm(a - k * m) > 1e-4 * np.linalg.norm(a):
         return ""
+    too_large, twice, by_n = AVERAGING_HINTS
     hints = [
-        (batch_sz, f"your {name} gradient is {batch_sz} (batch_sz) times too large: divide by batch_sz once"),
-        (1 / batch_sz, f"your {name} gradient is divided by batch_sz twice: divide once, in backward only"),
-        (batch_sz / n, f"your {name} gradient is divided by N = data.shape[0] instead of batch_sz"),
-        (-1.0, f"your {name} gradient has the wrong sign"),
+        (batch_sz, too_large),
+        (1 / batch_sz, twice),
+        (batch_sz / n, by_n),
+        (-1.0, N_("your {name} gradient has the wrong sign")),
     ]
     for factor, hint in hints:
         if factor != 1 and np.isclose(k, factor, rtol=1e-3):
-            return hint
-    return f"your {name} gradient is {k:.4g} times the right one"
+            return _(hint).format(name=name, factor=batch_sz)
+    return _("your {name} gradient is {factor} times the right one").format(name=name, factor=f"{k:.4g}")
 
 
 def compare(grads: dict[str, np.ndarray], numeric: dict[str, np.ndarray], case: dict[str, np.ndarray],
@@ -98,12 +118,12 @@ def compare(grads: dict[str, np.ndarray], numeric: dict[str, np.ndarray], case: 
     for name in NAMES:
         analytic = grads[name]
         if not np.all(np.isfinite(analytic)):
-            verdicts[name] = ("NaN or inf", "")
+            verdicts[name] = (_("NaN or inf"), "")
             continue
         err = ref.rel_error(analytic, numeric[name])
         if err > threshold:
             hint = ratio_hint(name, analytic, numeric[name], n, batch_sz) or _relu_hint(name, grads, case)
-            verdicts[name] = (f"relative error {err:.2e}", hint)
+            verdicts[name] = (_(RELATIVE_ERROR).format(error=f"{err:.2e}"), hint)
     return verdicts
 
 
@@ -114,20 +134,20 @@ def _relu_hint(name: str, grads: dict[str, np.ndarray], case: dict[str, np.ndarr
     pre = x @ case["W1"] + case["b1"]
     through = g @ case["W2"].T
     candidates = {
-        "the ReLU mask is missing: multiply the gradient flowing into the hidden layer by (hidden > 0)": through,
-        "the ReLU mask is inverted: pass gradient where the pre-activation is > 0": through * (pre <= 0),
-        "the ReLU mask is applied to the wrong array: mask with the hidden pre-activation (or the ReLU output) > 0":
-            through * (x @ case["W1"] > 0) if not np.array_equal(x @ case["W1"] > 0, pre > 0) else None,
+        N_("the ReLU mask is missing: multiply the gradient flowing into the hidden layer by (hidden > 0)"): through,
+        N_("the ReLU mask is inverted: pass gradient where the pre-activation is > 0"): through * (pre <= 0),
+        N_("the ReLU mask is applied to the wrong array: mask with the hidden pre-activation (or the ReLU output) "
+           "> 0"): through * (x @ case["W1"] > 0) if not np.array_equal(x @ case["W1"] > 0, pre > 0) else None,
     }
     for hint, grad_hidden in candidates.items():
         if grad_hidden is None:
             continue
         guess = x.T @ grad_hidden / bs if name == "W1" else grad_hidden.sum(axis=0) / bs
         if guess.shape == grads[name].shape and np.allclose(guess, grads[name], rtol=1e-6, atol=1e-9):
-            return hint
+            return _(hint)
     if all(np.allclose(grads[k], 0) for k in ("W1", "b1")):
         return ""
-    return "W2 and b2 may be right while W1/b1 are not: check upstream_grad @ W2.T and the ReLU mask"
+    return _("W2 and b2 may be right while W1/b1 are not: check upstream_grad @ W2.T and the ReLU mask")
 
 
 def true_gradient(case: dict[str, np.ndarray], h: float, samples: int | None = None,
@@ -150,14 +170,16 @@ def score_parameters(per_case: list[dict[str, tuple[str, str]]], head: str, thre
     failing = {name: next(c[name] for c in per_case if name in c) for name in tested
                if any(name in c for c in per_case)}
     if not tested:
-        return Verdict.failed(head + "nothing could be tested")
+        return Verdict.failed(head + _("nothing could be tested"))
     if not failing:
         return Verdict.passed()
-    by_hint: dict[str, list[str]] = {}
+    by_hint: dict[str, list[tuple[str, str]]] = {}
     for name, (finding, hint) in failing.items():
-        by_hint.setdefault(hint, []).append(f"{name} {finding}")
-    clauses = [", ".join(findings) + (f" (threshold {threshold:g})" if "relative error" in " ".join(findings) else "")
-               + (f"; {hint}" if hint else "") for hint, findings in by_hint.items()]
+        by_hint.setdefault(hint, []).append((name, finding))
+    clauses = [", ".join(_("{name} {finding}").format(name=name, finding=finding) for name, finding in found)
+               + (_(" (threshold {threshold})").format(threshold=f"{threshold:g}")
+                  if any(parse(RELATIVE_ERROR, finding) is not None for _name, finding in found) else "")
+               + (f"; {hint}" if hint else "") for hint, found in by_hint.items()]
     return Verdict((len(tested) - len(failing)) / len(tested), head + "; ".join(clauses))
 
 
@@ -166,11 +188,11 @@ def constant_gradients(grads: dict[str, np.ndarray]) -> list[str]:
     return [k for k in NAMES if constant(grads[k])]
 
 
-NOTHING_COMPUTED = "MLP.backward returns constant gradients (zeros?) for {}: it does not compute them yet"
+NOTHING_COMPUTED = N_("MLP.backward returns constant gradients (zeros?) for {names}: it does not compute them yet")
 
 
 class GradientShapes(Check):
-    name, title, subject = "gradient.shapes", "MLP.backward returns one gradient per parameter, same shape", SUBJECT
+    name, title, subject = "gradient.shapes", N_("MLP.backward returns one gradient per parameter, same shape"), SUBJECT
     calls = GRAD_CALLS
 
     def run(self, ctx: Context) -> Verdict:
@@ -181,7 +203,7 @@ class GradientShapes(Check):
         problems = shape_problems(grads[0], cases[0])
         flat = [k for k in constant_gradients(grads[0]) if grads[0][k].shape == cases[0][k].shape]
         if flat:
-            problems.append(NOTHING_COMPUTED.format(", ".join(flat)))
+            problems.append(_(NOTHING_COMPUTED).format(names=", ".join(flat)))
         if not problems:
             return Verdict.passed()
         wrong = len(NAMES) - sum(1 for k in NAMES if grads[0][k].shape == cases[0][k].shape and k not in flat)
@@ -203,9 +225,6 @@ class _NumericalCheck(Check):
         """A function (index, case) -> {name: numerical gradient} or a Verdict; or one Verdict for all."""
         return lambda i, case: true_gradient(case, h)
 
-    #: a pure averaging slip (a factor batch_sz, 1/batch_sz, batch_sz/N) is gradient.batch_averaging's business
-    AVERAGING_WORDS = ("batch_sz",)
-
     def run(self, ctx: Context) -> Verdict:
         cases = self.cases(ctx)
         outcome, grads = run_backward(ctx, cases, share=self.share)
@@ -223,19 +242,22 @@ class _NumericalCheck(Check):
             untested |= {k for k in NAMES if numeric[k] is None}
             # a transposed gradient is gradient.shapes' business: its values are judged transposed back
             got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g for k, g in got.items()}
-            misshapen = {k: ("has the wrong shape", "see gradient.shapes") for k in NAMES if got[k].shape != case[k].shape}
+            misshapen = {k: (_("has the wrong shape"), _("see gradient.shapes")) for k in NAMES
+                         if got[k].shape != case[k].shape}
             numeric = {k: np.zeros(case[k].shape) if numeric[k] is None else numeric[k] for k in NAMES}
             fine = {k: numeric[k] if k in misshapen or k in untested else got[k] for k in NAMES}
+            # a pure averaging slip (a factor batch_sz, 1/batch_sz, batch_sz/N) is gradient.batch_averaging's business
             verdicts = {name: found for name, found in compare(fine, numeric, case, threshold).items()
-                        if not any(word in found[1] for word in self.AVERAGING_WORDS)}
+                        if not is_averaging(found[1])}
             per_case.append({**verdicts, **misshapen})
-        return score_parameters(per_case, f"{self.subject} disagrees with {self.against}: ", threshold, untested)
+        head = _("{function} disagrees with {against}").format(function=self.subject, against=_(self.against)) + ": "
+        return score_parameters(per_case, head, threshold, untested)
 
 
 class GradientConsistency(_NumericalCheck):
     name, subject = "gradient.consistency", SUBJECT
-    title = "MLP.backward agrees with numerical differences of your own forward"
-    against = "centred differences of your forward"
+    title = N_("MLP.backward agrees with numerical differences of your own forward")
+    against = N_("centred differences of your forward")
     share = "backward.main"
 
     def numeric(self, ctx: Context, cases, h: float):
@@ -249,14 +271,14 @@ class GradientConsistency(_NumericalCheck):
             scores = scored.arrays.get(f"c{i}_scores")
             n, c = case["x"].shape[0], case["W2"].shape[1]
             if scores is None or scores.shape != (len(coords[i]), n, c) or not np.isfinite(scores).all():
-                return Verdict.failed("MLP.forward returned scores of the wrong shape or non-finite scores "
-                                      "for slightly moved parameters")
+                return Verdict.failed(_("MLP.forward returned scores of the wrong shape or non-finite scores "
+                                        "for slightly moved parameters"))
             shapes = {k: case[k].shape for k in NAMES}
             numeric = ref.numerical_grads(scores, coords[i], shapes, case["upstream"], int(case["batch_sz"]), h)
             flat = [k for k in NAMES if not np.any(numeric[k])]
             if len(flat) == len(NAMES):
-                return Verdict.failed("your MLP.forward does not depend on any parameter (its numerical gradient "
-                                      "is zero), so there is nothing for backward to agree with: fix forward first")
+                return Verdict.failed(_("your MLP.forward does not depend on any parameter (its numerical gradient "
+                                        "is zero), so there is nothing for backward to agree with: fix forward first"))
             # a parameter the forward ignores cannot be checked here (forward.values says why)
             return {k: None if k in flat else v.reshape(case[k].shape) for k, v in numeric.items()}
 
@@ -265,15 +287,15 @@ class GradientConsistency(_NumericalCheck):
 
 class GradientCorrectness(_NumericalCheck):
     name, subject = "gradient.correctness", SUBJECT
-    title = "MLP.backward equals the true gradient of the specified network"
-    against = "the true gradient"
+    title = N_("MLP.backward equals the true gradient of the specified network")
+    against = N_("the true gradient")
     share = "backward.main"
 
 
 class GradientRealistic(_NumericalCheck):
     name, subject = "gradient.realistic", SUBJECT
-    title = "MLP.backward is right on a 784-128-10 network (sampled coordinates)"
-    against = "the true gradient at sampled coordinates"
+    title = N_("MLP.backward is right on a 784-128-10 network (sampled coordinates)")
+    against = N_("the true gradient at sampled coordinates")
 
     def cases(self, ctx: Context):
         return _cases(ctx, self.name, 1, dims=(32, 784, 128, 10))
@@ -290,10 +312,9 @@ class BatchAveraging(_NumericalCheck):
     student's own gradient scales exactly as 1 / batch_sz between batch_sz = N and batch_sz != N."""
 
     name, subject = "gradient.batch_averaging", SUBJECT
-    title = "MLP.backward divides by batch_sz exactly once"
-    against = "the true gradient with batch_sz != N"
+    title = N_("MLP.backward divides by batch_sz exactly once")
+    against = N_("the true gradient with batch_sz != N")
     visibility = "visible"
-    AVERAGING_WORDS = ("batch_sz", "= data.shape[0]")
 
     def cases(self, ctx: Context):
         odd = _cases(ctx, self.name, 2, batch_sz=lambda rng, n: n + int(rng.integers(2, 6)))
@@ -313,22 +334,23 @@ class BatchAveraging(_NumericalCheck):
             fine = {k: got[k] if k in usable else numeric[k] for k in NAMES}  # the rest: gradient.shapes says it
             verdicts = {}
             for name in constant_gradients(fine):
-                verdicts[name] = ("is constant", NOTHING_COMPUTED.format(name))
+                verdicts[name] = (_("is constant"), _(NOTHING_COMPUTED).format(names=name))
             for name, (finding, hint) in compare(fine, numeric, case, threshold).items():
                 if name in verdicts:
                     continue
-                if any(word in hint for word in self.AVERAGING_WORDS):
+                if is_averaging(hint):
                     verdicts[name] = (finding, hint)
                     continue
                 scale = int(case["batch_sz"]) / case["x"].shape[0]
                 if not np.allclose(got[name] * scale, at_n[name], rtol=1e-6, atol=1e-12):
-                    verdicts[name] = ("does not scale as 1 / batch_sz", "divide by batch_sz once, in backward")
+                    verdicts[name] = (_("does not scale as 1 / batch_sz"), _("divide by batch_sz once, in backward"))
             per_case.append(verdicts)
-        return score_parameters(per_case, f"{self.subject} with batch_sz != N: ", threshold)
+        head = _("{function} with batch_sz != N").format(function=self.subject) + ": "
+        return score_parameters(per_case, head, threshold)
 
 
 class GradientRepeatable(Check):
-    name, title, subject = "gradient.repeatable", "calling MLP.backward twice gives the same gradients", SUBJECT
+    name, title, subject = "gradient.repeatable", N_("calling MLP.backward twice gives the same gradients"), SUBJECT
     calls = GRAD_CALLS
 
     def run(self, ctx: Context) -> Verdict:
@@ -337,12 +359,13 @@ class GradientRepeatable(Check):
         if not outcome.ok:
             return failure(outcome, self.subject)
         if constant_gradients(grads[0]) == list(NAMES):
-            return Verdict.failed(NOTHING_COMPUTED.format("every parameter"))
+            return Verdict.failed(_(NOTHING_COMPUTED).format(names=_("every parameter")))
         for name in NAMES:
             again = outcome.arrays["c0_again_" + name]
             if again.shape != grads[0][name].shape or not np.allclose(again, grads[0][name], rtol=1e-12, atol=1e-12):
-                return Verdict.failed(f"a second MLP.backward call with the same arguments gave a different {name} "
-                                      "gradient: backward must not modify the cached forward values or the parameters")
+                return Verdict.failed(_("a second MLP.backward call with the same arguments gave a different {name} "
+                                        "gradient: backward must not modify the cached forward values or the "
+                                        "parameters").format(name=name))
         return Verdict.passed()
 
 
@@ -351,7 +374,7 @@ class GradientLatestForward(Check):
     must equal backward after forward(b) alone, and differ from backward after forward(a) alone (else the
     gradients do not depend on the data and the property would hold vacuously)."""
 
-    name, title, subject = "gradient.latest_forward", "MLP.backward uses the most recent forward's input", SUBJECT
+    name, title, subject = "gradient.latest_forward", N_("MLP.backward uses the most recent forward's input"), SUBJECT
     calls = GRAD_CALLS
     visibility = "hidden"
 
@@ -368,19 +391,19 @@ class GradientLatestForward(Check):
             return x.shape == y.shape and np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
 
         if all(same(g_a[k], g_b[k]) for k in NAMES):
-            return Verdict.failed("MLP.backward gives the same gradients whatever data forward saw: they do not "
-                                  "depend on the input yet (see gradient.correctness)")
+            return Verdict.failed(_("MLP.backward gives the same gradients whatever data forward saw: they do not "
+                                    "depend on the input yet (see gradient.correctness)"))
         stale = [k for k in NAMES if not same(g_ab[k], g_b[k])]
         if not stale:
             return Verdict.passed()
-        return Verdict.failed(f"after forward(a) then forward(b), MLP.backward's {', '.join(stale)} gradient(s) differ "
-                              "from those after forward(b) alone: store self.data and self.hidden_layer_output on "
-                              "every forward call and use them in backward")
+        return Verdict.failed(_("after forward(a) then forward(b), MLP.backward's {names} gradient(s) differ "
+                                "from those after forward(b) alone: store self.data and self.hidden_layer_output on "
+                                "every forward call and use them in backward").format(names=", ".join(stale)))
 
 
 class ComputeGradUpstream(Check):
     name, subject = "compute_grad.upstream", "SoftmaxCrossEntropy.compute_grad"
-    title = "compute_grad passes probs - onehot(labels) and batch_sz to backward, unscaled"
+    title = N_("compute_grad passes probs - onehot(labels) and batch_sz to backward, unscaled")
     calls = ("SoftmaxCrossEntropy.forward", "SoftmaxCrossEntropy.compute_grad", SUBJECT)
 
     def run(self, ctx: Context) -> Verdict:
@@ -400,20 +423,23 @@ class ComputeGradUpstream(Check):
             expected = upstream  # right given the student's make_labels_onehot (onehot.values judges that one)
         problems = []
         if upstream.shape != (n, c):
-            problems.append(f"the upstream_grad passed to backward has shape {upstream.shape}, expected ({n}, {c})")
+            problems.append(_("the upstream_grad passed to backward has shape {got}, expected {expected}").format(
+                got=upstream.shape, expected=f"({n}, {c})"))
         elif not np.allclose(upstream, expected, rtol=1e-6, atol=1e-9):
-            for factor, hint in ((1 / n, "it is already divided by N; pass the raw probs - onehot, backward averages"),
-                                 (1 / int(case["batch_sz"]), "it is already divided by batch_sz; pass the raw "
-                                                             "probs - onehot, backward averages"),
-                                 (-1, "it has the wrong sign: probs - onehot, not onehot - probs")):
+            for factor, hint in ((1 / n, N_("it is already divided by N; pass the raw probs - onehot, backward "
+                                            "averages")),
+                                 (1 / int(case["batch_sz"]), N_("it is already divided by batch_sz; pass the raw "
+                                                                "probs - onehot, backward averages")),
+                                 (-1, N_("it has the wrong sign: probs - onehot, not onehot - probs"))):
                 if np.allclose(upstream, expected * factor, rtol=1e-6, atol=1e-9):
-                    problems.append("the upstream_grad passed to backward is not probs - onehot(labels): " + hint)
+                    problems.append(_("the upstream_grad passed to backward is not probs - onehot(labels): {hint}")
+                                    .format(hint=_(hint)))
                     break
             else:
-                problems.append("the upstream_grad passed to backward is not probs - onehot(labels)")
+                problems.append(_("the upstream_grad passed to backward is not probs - onehot(labels)"))
         if passed.size != 1 or int(passed.reshape(-1)[0]) != int(case["batch_sz"]):
-            problems.append(f"compute_grad passed batch_sz={passed.reshape(-1).tolist()} to backward; pass on the "
-                            f"batch_sz it was given ({int(case['batch_sz'])})")
+            problems.append(_("compute_grad passed batch_sz={passed} to backward; pass on the batch_sz it was given "
+                              "({given})").format(passed=passed.reshape(-1).tolist(), given=int(case["batch_sz"])))
         if problems:
             return Verdict.failed("; ".join(problems))
         return Verdict.passed()

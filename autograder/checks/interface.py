@@ -9,7 +9,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from ..i18n import N_, _
 from .base import Check, Context, Verdict, failure
+
+#: the subject of the import's failures (the runner's message starts with it too)
+IMPORTING = N_("importing mlp.py")
 
 #: contract name -> {callable: expected parameter names (without self)}
 CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
@@ -29,9 +33,9 @@ def parse_module(source: str) -> tuple[ast.Module | None, str]:
     try:
         return ast.parse(source), ""
     except SyntaxError as exc:
-        return None, f"mlp.py has a syntax error on line {exc.lineno}: {exc.msg}"
+        return None, _("mlp.py has a syntax error on line {line}: {error}").format(line=exc.lineno, error=exc.msg)
     except ValueError as exc:
-        return None, f"mlp.py cannot be parsed: {exc}"
+        return None, _("mlp.py cannot be parsed: {error}").format(error=exc)
 
 
 def _params(fn: ast.FunctionDef) -> list[str]:
@@ -45,11 +49,13 @@ def _signature_problem(fn: ast.FunctionDef, expected: tuple[str, ...], label: st
     positional = [a.arg for a in fn.args.posonlyargs + fn.args.args]
     positional = positional[1:] if positional and positional[0] in ("self", "cls") else positional
     if positional[:len(expected)] != list(expected):
-        return f"{label} takes ({', '.join(got)}); the contract is ({', '.join(expected)})"
+        return _("{function} takes ({got}); the contract is ({expected})").format(
+            function=label, got=", ".join(got), expected=", ".join(expected))
     n_defaults = len(fn.args.defaults)
     required_extra = positional[len(expected):len(positional) - n_defaults]
     if required_extra:
-        return f"{label} has extra required parameter(s) {', '.join(required_extra)}; give them defaults"
+        return _("{function} has extra required parameter(s) {names}; give them defaults").format(
+            function=label, names=", ".join(required_extra))
     return ""
 
 
@@ -70,26 +76,26 @@ def find_problem(tree: ast.Module, name: str) -> str:
                 if isinstance(t, ast.Name)}
     node = top.get(name)
     if node is None:
-        return "" if name in assigned else f"mlp.py does not define {name}"
+        return "" if name in assigned else _("mlp.py does not define {name}").format(name=name)
     spec = CONTRACT[name]
     if isinstance(node, ast.FunctionDef):
         if name not in spec:
-            return f"{name} must be a class"
+            return _("{name} must be a class").format(name=name)
         return _signature_problem(node, spec[name], f"{name}()") or (
-            f"{name}: not implemented yet (it raises NotImplementedError)" if is_stub(node) else "")
+            _("{name}: not implemented yet (it raises NotImplementedError)").format(name=name) if is_stub(node) else "")
     if name in spec:
-        return f"{name} must be a function, not a class"
+        return _("{name} must be a function, not a class").format(name=name)
     methods = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}
     problems, stubs = [], []
     for method, expected in spec.items():
         if method not in methods:
-            problems.append(f"{name}.{method} is missing")
+            problems.append(_("{name} is missing").format(name=f"{name}.{method}"))
         else:
             problem = _signature_problem(methods[method], expected, f"{name}.{method}()")
             problems += [problem] if problem else []
             stubs += [f"{name}.{method}"] if is_stub(methods[method]) else []
     if not problems and stubs:
-        problems.append(f"{', '.join(stubs)}: not implemented yet (raise NotImplementedError)")
+        problems.append(_("{names}: not implemented yet (raise NotImplementedError)").format(names=", ".join(stubs)))
     return "; ".join(problems)
 
 
@@ -98,11 +104,15 @@ class InterfaceCheck(Check):
     """``symbol`` exists at the top level of mlp.py with the contract's signature, and mlp.py imports."""
 
     symbol: str
+    TITLE = N_("{symbol} exists with the contract's signature")
 
     def __post_init__(self):
         self.name = f"interface.{self.symbol}"
-        self.title = f"{self.symbol} exists with the contract's signature"
+        self.title = self.TITLE.format(symbol=self.symbol)
         self.subject = self.symbol
+
+    def heading(self) -> str:
+        return _(self.TITLE).format(symbol=self.symbol)
 
     def run(self, ctx: Context) -> Verdict:
         tree, problem = parse_module(ctx.module_file.read_text(encoding="utf-8", errors="replace"))
@@ -113,5 +123,5 @@ class InterfaceCheck(Check):
             return Verdict.failed(problem)
         outcome = ctx.probe("import", {}, share="import")
         if not outcome.ok and outcome.status != "not_implemented":
-            return failure(outcome, "importing mlp.py")
+            return failure(outcome, _(IMPORTING))
         return Verdict.passed()

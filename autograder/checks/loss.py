@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference as ref
+from ..i18n import N_, _
 from .base import Check, Context, Verdict, failure
 from .forward import network_case
 
@@ -13,34 +14,38 @@ EPSILONS = (1e-7, 1e-6, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, float(np.finfo(np.float
 
 
 def judge_loss(outcome, scores: np.ndarray, labels: np.ndarray, what: str) -> Verdict:
-    """Compare the student's loss with the mean cross-entropy of ``scores``; name the likely slip."""
+    """Compare the student's loss with the mean cross-entropy of ``scores``; name the likely slip.
+
+    ``what`` says on which scores, in the report's language."""
     got = float(outcome.arrays["loss"])
     expected = ref.cross_entropy(scores, labels)
     n = len(labels)
     if not np.isfinite(got):
-        return Verdict.failed(f"{SUBJECT} returned {got} {what}: subtract the row max from the scores before exp, "
-                              "or use a log-sum-exp")
+        return Verdict.failed(_("{function} returned {got} {what}: subtract the row max from the scores before exp, "
+                                "or use a log-sum-exp").format(function=SUBJECT, got=got, what=what))
     if np.isclose(got, expected, rtol=1e-6, atol=1e-8):
         return Verdict.passed()
     logp = ref.log_softmax(scores)[np.arange(n), labels]
     for eps in EPSILONS:
         p = np.exp(logp)
         if any(np.isclose(got, -np.log(q).mean(), rtol=1e-6, atol=1e-8) for q in (p + eps, np.maximum(p, eps))):
-            return Verdict.passed(f"note: log(p + {eps:g}) as in Deep Learning from Scratch earns full points; "
-                                  "an exact log-softmax needs no epsilon")
+            return Verdict.passed(_("note: log(p + {eps}) as in Deep Learning from Scratch earns full points; "
+                                    "an exact log-softmax needs no epsilon").format(eps=f"{eps:g}"))
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         everything = -np.log(np.exp(ref.log_softmax(scores))).mean()
     causes = [
-        (-logp.sum(), "it is the sum over the batch; return the mean (divide by N)"),
-        (logp.mean(), "the sign is wrong: cross-entropy is -mean(log p_label)"),
-        (-(logp / np.log(2)).mean(), "use the natural log (np.log), not log2"),
-        (-(logp / np.log(10)).mean(), "use the natural log (np.log), not log10"),
-        (everything, "average only the log-probability of each row's label"),
+        (-logp.sum(), N_("it is the sum over the batch; return the mean (divide by N)")),
+        (logp.mean(), N_("the sign is wrong: cross-entropy is -mean(log p_label)")),
+        (-(logp / np.log(2)).mean(), N_("use the natural log (np.log), not log2")),
+        (-(logp / np.log(10)).mean(), N_("use the natural log (np.log), not log10")),
+        (everything, N_("average only the log-probability of each row's label")),
     ]
     for value, cause in causes:
         if np.isclose(got, value, rtol=1e-6, atol=1e-8):
-            return Verdict.failed(f"{SUBJECT} returned {got:.6g} {what}, expected {expected:.6g}: {cause}")
-    return Verdict.failed(f"{SUBJECT} returned {got:.6g} {what}, expected the mean cross-entropy {expected:.6g}")
+            return Verdict.failed(_("{function} returned {got} {what}, expected {expected}: {cause}").format(
+                function=SUBJECT, got=f"{got:.6g}", what=what, expected=f"{expected:.6g}", cause=_(cause)))
+    return Verdict.failed(_("{function} returned {got} {what}, expected the mean cross-entropy {expected}").format(
+        function=SUBJECT, got=f"{got:.6g}", what=what, expected=f"{expected:.6g}"))
 
 
 def loss_case(rng: np.random.Generator, scores) -> dict[str, np.ndarray]:
@@ -52,7 +57,7 @@ def loss_case(rng: np.random.Generator, scores) -> dict[str, np.ndarray]:
 
 
 class LossValue(Check):
-    name, title, subject = "loss.value", "SoftmaxCrossEntropy.forward is the mean cross-entropy", SUBJECT
+    name, title, subject = "loss.value", N_("SoftmaxCrossEntropy.forward is the mean cross-entropy"), SUBJECT
     visibility = "hidden"
     calls = (SUBJECT,)
 
@@ -63,17 +68,17 @@ class LossValue(Check):
         if not outcome.ok:
             return failure(outcome, self.subject)
         scores = case["given_scores"]
-        verdict = judge_loss(outcome, scores, case["labels"], "on a random batch")
+        verdict = judge_loss(outcome, scores, case["labels"], _("on a random batch"))
         if verdict.fraction == 1.0 and "probs" in outcome.arrays:
             probs, expected = outcome.arrays["probs"], np.exp(ref.log_softmax(scores))
             if probs.shape != expected.shape or not np.allclose(probs, expected, atol=1e-8):
-                return Verdict(0.5, "the loss is right but self.probs is not softmax(scores) of shape (N, C); "
-                                    "compute_grad needs it")
+                return Verdict(0.5, _("the loss is right but self.probs is not softmax(scores) of shape (N, C); "
+                                      "compute_grad needs it"))
         return verdict
 
 
 class LossUniform(Check):
-    name, title, subject = "loss.uniform", "the loss is ln C when all scores are equal", SUBJECT
+    name, title, subject = "loss.uniform", N_("the loss is ln C when all scores are equal"), SUBJECT
     calls = (SUBJECT,)
 
     def run(self, ctx: Context) -> Verdict:
@@ -83,16 +88,17 @@ class LossUniform(Check):
         outcome = ctx.probe("loss", case, {"num_cls": c})
         if not outcome.ok:
             return failure(outcome, self.subject)
-        verdict = judge_loss(outcome, case["given_scores"], case["labels"], "for equal scores")
+        verdict = judge_loss(outcome, case["given_scores"], case["labels"], _("for equal scores"))
         if verdict.fraction < 1:
-            verdict.message += f" (ln C = ln {c} = {np.log(c):.4f}: every class equally likely)"
+            verdict.message += _(" (ln C = ln {classes} = {value}: every class equally likely)").format(
+                classes=c, value=f"{np.log(c):.4f}")
         return verdict
 
 
 class LossStable(Check):
     """Finite and right for scores around +-1e3. A loss that is finite but wrong earns nothing (0 is finite)."""
 
-    name, title, subject = "loss.stable", "the loss stays finite and right for scores around +-1e3", SUBJECT
+    name, title, subject = "loss.stable", N_("the loss stays finite and right for scores around +-1e3"), SUBJECT
     calls = (SUBJECT,)
 
     def run(self, ctx: Context) -> Verdict:
@@ -107,11 +113,11 @@ class LossStable(Check):
         outcome = ctx.probe("loss", case, {"num_cls": case["W2"].shape[1]})
         if not outcome.ok:
             verdict = failure(outcome, self.subject)
-            if "overflow" in verdict.message or "divide" in verdict.message:
-                verdict.message += ": subtract the row max before exp"
+            if "overflow" in verdict.message or "divide" in verdict.message:  # numpy's words, in any language
+                verdict.message += _(": subtract the row max before exp")
             return verdict
-        verdict = judge_loss(outcome, case["given_scores"], case["labels"], "for scores around +-1e3")
+        verdict = judge_loss(outcome, case["given_scores"], case["labels"], _("for scores around +-1e3"))
         if verdict.fraction < 1 and np.isfinite(float(outcome.arrays["loss"])):
-            verdict.message += ("; compute log p = shifted - log(sum(exp(shifted))) with shifted = scores - row max "
-                                "(or softmax of the shifted scores, then log(p + 1e-7))")
+            verdict.message += "; " + _("compute log p = shifted - log(sum(exp(shifted))) with shifted = scores - "
+                                        "row max (or softmax of the shifted scores, then log(p + 1e-7))")
         return verdict

@@ -23,7 +23,10 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..grading import CheckResult, Result
+from .. import i18n
+from ..feedback import ECHO
+from ..grading import NOT_RUN, CheckResult, Result
+from ..i18n import N_, _, ngettext
 from . import classroom as _classroom
 
 GREEN, RED, YELLOW, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[1m", "\033[0m"
@@ -42,9 +45,20 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+_SUITES = {"graded": N_("mlp_backprop autograder — {submission} (graded checks)"),
+           "public": N_("mlp_backprop autograder — {submission} (public checks)")}
+
+
+def _heading(result: Result) -> str:
+    if result.suite in _SUITES:
+        return _(_SUITES[result.suite]).format(submission=result.submission)
+    return f"mlp_backprop autograder — {result.submission} ({result.suite} checks)"
+
+
+@i18n.in_language_of_result
 def text(result: Result, color: bool = False) -> str:
     paint = (lambda code, s: f"{code}{s}{RESET}") if color else (lambda code, s: s)  # noqa: E731
-    lines = [paint(BOLD, f"mlp_backprop autograder — {result.submission} ({result.suite} checks)"), ""]
+    lines = [paint(BOLD, _heading(result)), ""]
     width = max((len(c.name) for c in result.checks), default=10)
     for c in result.checks:
         mark = {"passed": paint(GREEN, "PASS"), "failed": paint(RED, "FAIL"), "error": paint(YELLOW, "ERR ")}[c.status]
@@ -53,11 +67,11 @@ def text(result: Result, color: bool = False) -> str:
         lines.append(f"{mark}  {c.name:<{width}}  {_fmt(c.score):>4}/{_fmt(c.max_score):<3} {c.title}")
         if c.message:
             lines.append(f"      {'':<{width}}  -> {c.message}")
-    lines += ["", paint(BOLD, f"Total: {_fmt(result.score)} / {_fmt(result.max_score)}") +
+    lines += ["", paint(BOLD, _(TOTAL).format(score=_fmt(result.score), maximum=_fmt(result.max_score))) +
               f"   ({result.seconds:.1f} s)"]
-    lines += [paint(YELLOW, f"note: {n}") for n in result.notes]
+    lines += [paint(YELLOW, _("note: {note}").format(note=n)) for n in result.notes]
     if result.grader_error:
-        lines.append(paint(YELLOW, "The grader itself failed on a check (ERR): this is not the submission's fault."))
+        lines.append(paint(YELLOW, _("The grader itself failed on a check (ERR): this is not the submission's fault.")))
     return "\n".join(lines) + "\n"
 
 
@@ -79,10 +93,12 @@ def hidden_visibility(config: dict[str, Any] | None, strict: bool = False) -> st
     return DEFAULT_HIDDEN_VISIBILITY
 
 
-_WHEN = {"after_due_date": "after the due date", "after_published": "when grades are published",
-         "hidden": "to your instructor only"}
+_WHEN = {"after_due_date": N_("after the due date"), "after_published": N_("when grades are published"),
+         "hidden": N_("to your instructor only")}
+TOTAL = N_("Total: {score} / {maximum}")
 
 
+@i18n.in_language_of_result
 def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
     """Gradescope's ``results.json``: only documented fields, Gradescope's visibility values.
 
@@ -95,20 +111,23 @@ def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
     for number, c in enumerate(result.checks, 1):
         tests.append({
             "name": f"{c.name}: {c.title}", "number": str(number), "score": c.score, "max_score": c.max_score,
-            "status": "passed" if c.passed else "failed", "output": c.message or "passed",
+            "status": "passed" if c.passed else "failed", "output": c.message or _("passed"),
             "visibility": "visible" if c.visibility == "visible" else later,
             "tags": [c.name.split(".")[0]],
         })
     shown = [c for c in result.checks if c.visibility == "visible"]
     unseen = [c for c in result.checks if c.visibility != "visible"]
     if not unseen:
-        summary = f"Total: {_fmt(result.score)} / {_fmt(result.max_score)}"
+        summary = _(TOTAL).format(score=_fmt(result.score), maximum=_fmt(result.max_score))
     else:
-        summary = (f"Checks shown now: {_fmt(sum(c.score for c in shown))} / {_fmt(sum(c.max_score for c in shown))} "
-                   f"points. {len(unseen)} more check{'s' if len(unseen) > 1 else ''} "
-                   f"({_fmt(sum(c.max_score for c in unseen))} points) and the total are shown {_WHEN[later]}.")
+        summary = ngettext("Checks shown now: {earned} / {shown} points. {count} more check ({unseen} points) and the "
+                           "total are shown {when}.",
+                           "Checks shown now: {earned} / {shown} points. {count} more checks ({unseen} points) and the "
+                           "total are shown {when}.", len(unseen)).format(
+            earned=_fmt(sum(c.score for c in shown)), shown=_fmt(sum(c.max_score for c in shown)), count=len(unseen),
+            unseen=_fmt(sum(c.max_score for c in unseen)), when=_(_WHEN[later]))
     if result.grader_error:
-        summary += "\nThe grader itself failed on a check: this is not your fault; please tell your instructor."
+        summary += "\n" + _("The grader itself failed on a check: this is not your fault; please tell your instructor.")
     extra = {"isolation": result.isolation, "notes": list(result.notes), "grader_error": result.grader_error,
              "errors": [c.name for c in result.checks if c.status == "error"]}
     out = {"score": result.score, "execution_time": round(result.seconds, 3), "output": summary,
@@ -127,29 +146,28 @@ def _xml_text(value: str) -> str:
     return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
 
 
-_ECHO = re.compile(r"same cause as in (.+)")
-
-
 def not_run(checks: list[CheckResult]) -> dict[str, str]:
     """The checks grading.py did not run (a function they need hung earlier) -> why: JUnit ``<skipped>``.
 
     grading.py says ``not run: ...``; feedback.say_once then shortens the same
     reason in later checks to ``same cause as in <check>``: those are not run either.
+    Both are recognised in every language of ``autograder.i18n``.
     """
     found: dict[str, str] = {}
     for c in checks:
         if c.status != "failed" or c.score > 0:
             continue
-        if c.message.startswith(NOT_RUN_PREFIX):
+        if c.message.startswith(NOT_RUN_PREFIX) or i18n.parse(NOT_RUN, c.message) is not None:
             found[c.name] = c.message
             continue
-        echo = _ECHO.fullmatch(c.message)
-        sources = [name.strip() for name in echo.group(1).split(",")] if echo else []
+        echo = i18n.parse(ECHO, c.message)
+        sources = [name.strip() for name in echo["checks"].split(",")] if echo else []
         if sources and all(name in found for name in sources):
             found[c.name] = f"{found[sources[0]]} ({c.message})"
     return found
 
 
+@i18n.in_language_of_result
 def junit(result: Result) -> str:
     """JUnit XML that validates against ``junit-10.xsd``.
 
@@ -184,15 +202,15 @@ def junit(result: Result) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"mlp_backprop.{c.name.split('.')[0]}", name=c.name,
                              time=f"{c.seconds:.3f}")
         message = _xml_text(c.message)
+        points = _("{score}/{maximum} points: {message}").format(score=_fmt(c.score), maximum=_fmt(c.max_score),
+                                                                  message=message)[:1000]
         if c.name in skipped:
             ET.SubElement(case, "skipped", type="not run", message=_xml_text(skipped[c.name])[:1000])
         elif c.status == "error":
-            node = ET.SubElement(case, "error", type="grader error",
-                                 message=f"{_fmt(c.score)}/{_fmt(c.max_score)} points: {message}"[:1000])
+            node = ET.SubElement(case, "error", type="grader error", message=points)
             node.text = message
         elif c.status != "passed":
-            node = ET.SubElement(case, "failure", type="partial credit" if c.score > 0 else "failed",
-                                 message=f"{_fmt(c.score)}/{_fmt(c.max_score)} points: {message}"[:1000])
+            node = ET.SubElement(case, "failure", type="partial credit" if c.score > 0 else "failed", message=points)
             node.text = message
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
@@ -211,8 +229,9 @@ def classroom_outputs(result: Result) -> str:
     return _classroom.outputs(result)
 
 
+@i18n.in_language_of_result
 def markdown(result: Result) -> str:
-    rows = ["| check | points | feedback |", "|---|---:|---|"]
+    rows = [_("| check | points | feedback |"), "|---|---:|---|"]
     for c in result.checks:
         icon = "✅" if c.passed else ("⚠️" if c.status == "error" else "❌")
         message = (c.message or "").replace("|", "\\|").replace("\n", " ")

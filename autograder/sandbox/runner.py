@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..i18n import N_, _, retranslate
 from . import confinement
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
@@ -45,6 +46,30 @@ CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "pr
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 MAX_LOG_BYTES = 8 * 1024 * 1024
 _PR_SET_CHILD_SUBREAPER = 36
+
+#: what the driver (child.py) reports for a broken contract. It runs in the sandbox without the grader's
+#: catalogues, so it writes English; the message is said again here in the grading's language (values as sent)
+CHILD_MESSAGES = (
+    N_("{what} returned None (did you forget a return statement?)"),
+    N_("{what} returned a dict without the key(s) {keys}"),
+    N_("{what} returned {value}, which is not an array ({error})"),
+    N_("{what} returned {value}; expected numbers, got dtype {dtype}"),
+    N_("{what} returned {value}; expected a dict with keys 'W1', 'b1', 'W2', 'b2'"),
+    N_("MLP instances have no dict attribute 'params'"),
+    N_("SoftmaxCrossEntropy.forward returned an array of shape {shape}; expected one float"),
+    N_("SoftmaxCrossEntropy.compute_grad never called model.backward"),
+    N_("train_mlp_neuralnet should call loss_fn.compute_grad, not model.backward directly"),
+    N_("loss_fn.forward got data {data} and labels {labels}; expected (B, D) and (B,)"),
+    N_("train_mlp_neuralnet never called loss_fn.forward"),
+)
+#: the driver's words inside those messages (``describe()`` of a returned value, what returned it)
+CHILD_VALUES = {
+    "what": (N_("the upstream_grad compute_grad passed to backward"),
+             N_("the batch_sz compute_grad passed to backward")),
+    "value": (N_("ndarray of shape {shape} and dtype {dtype}"), N_("dict with keys {keys}")),
+}
+CHILD_EXIT = N_("exit code {code}")
+OUT_OF_MEMORY = N_("ran out of memory (limit {size} MB)")
 
 
 @dataclass(frozen=True)
@@ -328,11 +353,13 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         _live.discard(proc.pid)
     tail = _log_tail(log_path)
     if ended == "cancelled":
-        return Outcome("cancelled", message="stopped by the grader", log_tail=tail)
+        return Outcome("cancelled", message=_("stopped by the grader"), log_tail=tail)
     if ended == "timeout":
         hung = _hung_function(workdir)
-        return Outcome("timeout", message=f"did not return within {limits.wall_s:g} s (infinite loop"
-                                          f"{' in ' + hung if hung else ''}?)", log_tail=tail, hung=hung)
+        text = (_("did not return within {seconds} s (infinite loop in {function}?)") if hung
+                else _("did not return within {seconds} s (infinite loop?)"))
+        return Outcome("timeout", message=text.format(seconds=f"{limits.wall_s:g}", function=hung), log_tail=tail,
+                       hung=hung)
     return _read_outcome(workdir, proc.returncode, limits, tail)
 
 
@@ -358,35 +385,41 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
 def _read_outcome(workdir: Path, returncode: int, limits: Limits, tail: str) -> Outcome:
     result_file = workdir / "out" / "result.json"
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not result_file.exists():
-        return Outcome("timeout", message=f"used more than {limits.cpu_s} s of CPU time", log_tail=tail)
+        return Outcome("timeout", message=_("used more than {seconds} s of CPU time").format(seconds=limits.cpu_s),
+                       log_tail=tail)
     if returncode == -signal.SIGXFSZ:
-        return Outcome("crash", message=f"wrote more than {limits.output_mb} MB of output", log_tail=tail)
+        return Outcome("crash", message=_("wrote more than {size} MB of output").format(size=limits.output_mb),
+                       log_tail=tail)
     if not result_file.exists():
         if "MemoryError" in tail or "Cannot allocate memory" in tail:
-            return Outcome("memory", message=f"ran out of memory (limit {limits.memory_mb} MB)", log_tail=tail)
-        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
-        return Outcome("crash", message=f"the process {how} before returning (sys.exit / os._exit / crash?)",
-                       log_tail=tail)
+            return Outcome("memory", message=_(OUT_OF_MEMORY).format(size=limits.memory_mb), log_tail=tail)
+        how = (_("the process was killed by signal {signal} before returning (sys.exit / os._exit / crash?)")
+               if returncode < 0 else
+               _("the process exited with code {code} before returning (sys.exit / os._exit / crash?)"))
+        return Outcome("crash", message=how.format(signal=-returncode, code=returncode), log_tail=tail)
     try:
         with open_child_file(result_file) as f:
             result = json.loads(f.read(100_001)[:100_000])
         status = str(result.get("status", ""))
     except (ValueError, OSError, AttributeError):
-        return Outcome("garbage", message="returned an unreadable result", log_tail=tail)
+        return Outcome("garbage", message=_("returned an unreadable result"), log_tail=tail)
     if status != "ok":
         known = {"not_implemented", "error", "contract", "exit", "memory", "internal"}
         message = _clean(result.get("message", ""))
         if status == "error":
-            message = f"raised {_clean(result.get('type', 'an exception'), 80)}: {message}"
+            message = _("raised {type}: {message}").format(type=_clean(result.get("type", "an exception"), 80),
+                                                           message=message)
         elif status == "exit":
-            message = f"called sys.exit ({message})"
+            message = _("called sys.exit ({detail})").format(detail=retranslate(message, (CHILD_EXIT,)))
         elif status == "internal":
-            message = (f"failed in the grader's driver, outside mlp.py: {_clean(result.get('type', ''), 80)}: "
-                       f"{message}")
+            message = _("failed in the grader's driver, outside mlp.py: {type}: {message}").format(
+                type=_clean(result.get("type", ""), 80), message=message)
         elif status == "memory":
-            message = f"ran out of memory (limit {limits.memory_mb} MB)"
+            message = _(OUT_OF_MEMORY).format(size=limits.memory_mb)
+        elif status == "contract":
+            message = retranslate(message, CHILD_MESSAGES, CHILD_VALUES)
         if result.get("stage") == "import" and status != "not_implemented":
-            message = f"importing mlp.py failed: {message}"
+            message = _("importing mlp.py failed: {message}").format(message=message)
         return Outcome(status if status in known else "garbage", message=message,
                        where=_clean(result.get("where", ""), 300), log_tail=tail)
     arrays = {}
@@ -394,7 +427,8 @@ def _read_outcome(workdir: Path, returncode: int, limits: Limits, tail: str) -> 
         for path in sorted((workdir / "out").glob("*.npy")):
             arrays[path.stem] = load_npy(path)
     except (GarbageError, OSError, ValueError) as exc:
-        return Outcome("garbage", message=f"returned malformed arrays ({_clean(str(exc), 200)})", log_tail=tail)
+        return Outcome("garbage", message=_("returned malformed arrays ({error})").format(error=_clean(str(exc), 200)),
+                       log_tail=tail)
     return Outcome("ok", arrays=arrays, log_tail=tail)
 
 

@@ -35,6 +35,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
+from .. import i18n
 from ..config import load_config
 from ..grading import STUDENT_FILE, grade, select
 from ..notebook import report_lines
@@ -57,7 +58,7 @@ def checks_of(source: str) -> tuple[str, ...] | None:
     return tuple(a.value for a in call.args)
 
 
-NOTE = "(recorded by the course's grader on your submitted mlp.py, outside the notebook)"
+NOTE = i18n.N_("(recorded by the course's grader on your submitted mlp.py, outside the notebook)")
 
 
 def _is_autograded_code(cell) -> bool:
@@ -76,6 +77,10 @@ class GradeCells(NbGraderPreprocessor):
         "", help="The grader's TOML config (points, limits); empty: $MLP_GRADER_CONFIG, else the defaults.",
     ).tag(config=True)
     module = Unicode(STUDENT_FILE, help="The graded module, relative to the notebook's folder.").tag(config=True)
+    lang = Unicode(
+        "", help="The language of the check lines, 'en' or 'ko'; empty: [report] lang of the grader's config, "
+                 "else $MLP_GRADER_LANG or the locale of nbgrader (LANG=ko_KR.UTF-8: Korean).",
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         cells = [(cell, checks_of(cell.source)) for cell in nb.cells if _is_autograded_code(cell)]
@@ -94,7 +99,7 @@ class GradeCells(NbGraderPreprocessor):
         # one run for every cell: an empty check() means all checks
         wanted = None if any(not names for _, names in ours) else sorted({n for _, names in ours for n in names})
         started = time.monotonic()
-        result = grade(folder / self.module, config=config, only=wanted)
+        result = grade(folder / self.module, config=config, only=wanted, lang=self.lang or None)
         self.log.info("graded %s once for %d cells: %g / %g points in %.1f s", folder / self.module, len(ours),
                       result.score, result.max_score, time.monotonic() - started)
         if result.grader_error:
@@ -109,7 +114,9 @@ class GradeCells(NbGraderPreprocessor):
                                  cell.metadata["nbgrader"]["grade_id"], maximum, sum(c.max_score for c in mine))
             # nbgrader gives FULL points for nan and crashes above the maximum
             points = min(max(earned, 0.0), maximum) if math.isfinite(earned) else 0.0
-            lines = [f"note: {n}" for n in result.notes] + report_lines(mine) + [NOTE]
+            with i18n.language(result.lang):
+                lines = ([i18n._("note: {note}").format(note=n) for n in result.notes] + report_lines(mine)
+                         + [i18n._(NOTE)])
             cell.outputs = [_stream("".join(line + "\n" for line in lines)),
                             new_output("execute_result", data={"text/plain": repr(points)}, execution_count=None)]
             cell.execution_count = None

@@ -18,8 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 A = build.ASSIGNMENT
 
 
-def _copy_release(root: Path, dest: Path) -> None:
-    release = root / "assignment" / A
+def _copy_release(root: Path, dest: Path, lang: str = build.DEFAULT_LANG) -> None:
+    release = build.release_dir(root, lang)
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(release.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -28,20 +28,24 @@ def _copy_release(root: Path, dest: Path) -> None:
             shutil.copyfile(path, target)
 
 
-def nbgrader_course(root: Path, dest: Path, exchange: Path | None = None, course_id: str = "mlp_course") -> Path:
+def nbgrader_course(root: Path, dest: Path, exchange: Path | None = None, course_id: str = "mlp_course",
+                    lang: str = build.DEFAULT_LANG) -> Path:
     """Lay out an nbgrader course: ``source/mlp_backprop/`` + ``nbgrader_config.py``.
 
-    The notebook is the annotated source (nbgrader strips it); ``mlp.py`` is
-    the release stub, since nbgrader copies .py files verbatim.
+    The notebook is the annotated source in ``lang`` (nbgrader strips it); ``mlp.py`` is
+    the release stub, since nbgrader copies .py files verbatim. The assignment is
+    ``mlp_backprop`` in every language; a Korean course also grades in Korean.
     """
     source = dest / "source" / A
-    _copy_release(root, source)
-    shutil.copyfile(root / "source" / A / f"{A}.ipynb", source / f"{A}.ipynb")
+    _copy_release(root, source, lang)
+    (source / f"{A}.ipynb").write_bytes(build.annotated_notebook(root, lang))
     exchange = exchange or dest / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
     config = (TEMPLATES / "nbgrader_config.py").read_text()
     config = (config.replace("__ROOT__", repr(str(dest.resolve()))).replace("__COURSE_ID__", repr(course_id))
               .replace("__EXCHANGE__", repr(str(exchange.resolve()))))
+    if lang != build.DEFAULT_LANG:
+        config += f"\n# The course's language: autograde writes the check lines in it.\nc.GradeCells.lang = {lang!r}\n"
     (dest / "nbgrader_config.py").write_text(config)
     return dest
 
@@ -69,17 +73,19 @@ def classroom_workflow(config: dict | None = None) -> str:
     text = text.replace("          # __CLASSROOM_RESULTS__", env)
     text = text.replace("__CLASSROOM_RUNNERS__", ",".join(runners))
     text = text.replace("__CLASSROOM_POINTS__", ",".join(f"{points[r]:g}" for r in runners))
-    assert "__CLASSROOM" not in text, "a placeholder of the Classroom workflow template was not filled"
+    if "__CLASSROOM" in text:
+        raise RuntimeError("a placeholder of the Classroom workflow template was not filled")
     return text
 
 
-def release_repo(root: Path, dest: Path, config: dict | None = None) -> Path:
-    """The student template repository: release files, workflow, README, .gitignore."""
-    _copy_release(root, dest)
+def release_repo(root: Path, dest: Path, config: dict | None = None, lang: str = build.DEFAULT_LANG) -> Path:
+    """The student template repository: release files, workflow, README, .gitignore (in ``lang``)."""
+    _copy_release(root, dest, lang)
     workflow = dest / ".github" / "workflows" / "autograding.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(classroom_workflow(config))
-    shutil.copyfile(TEMPLATES / "student_README.md", dest / "README.md")
+    readme = "student_README.md" if lang == build.DEFAULT_LANG else f"student_README.{lang}.md"
+    shutil.copyfile(TEMPLATES / readme, dest / "README.md")
     (dest / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\n*.json\n*.xml\nsummary.md\nclassroom.out\n")
     return dest
 
@@ -92,19 +98,62 @@ def _package_files(root: Path):
             yield path, "autograder/" + path.relative_to(PACKAGE_DIR).as_posix()
 
 
-def gradescope_zip(root: Path, out: Path, config: Path | None = None) -> Path:
+def _with_report_lang(text: str, lang: str) -> str:
+    """The grading TOML ``text`` with ``[report] lang = "<lang>"`` (set or replaced): the feedback's language."""
+    import re
+    import tomllib
+
+    from ..config import ConfigError
+
+    line = f'lang = "{lang}"  # mlp-grade gradescope-zip --lang {lang}'
+    lines = text.split("\n")
+    header = next((i for i, s in enumerate(lines) if s.split("#")[0].strip() == "[report]"), None)
+    if header is None:
+        lines = [*(lines if text.strip() else []), *([""] if text.strip() else []), "[report]", line, ""]
+    else:
+        end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        keys = [i for i in range(header + 1, end) if re.match(r"\s*lang\s*=", lines[i])]
+        if keys:
+            lines[keys[0]] = line
+        else:
+            lines.insert(header + 1, line)
+    merged = "\n".join(lines)
+    try:
+        ok = (tomllib.loads(merged).get("report") or {}).get("lang") == lang
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"cannot set [report] lang = {lang!r} in the grading config: set it there yourself")
+    return merged
+
+
+def gradescope_zip(root: Path, out: Path, config: Path | None = None, lang: str | None = None) -> Path:
     """Gradescope autograder bundle: setup.sh, run_autograder, the grader package (no solution).
 
     ``config`` (a grading TOML) is bundled as ``grading.toml``; its ``[report]
     hidden_visibility`` must be one Gradescope understands (ConfigError if not).
+    ``lang`` ('en', 'ko') is written into the bundled config as ``[report] lang``:
+    the language of the students' feedback.
     """
+    import tempfile
+
     from ..config import ConfigError, load_config
     from ..report.formats import hidden_visibility
 
-    try:
-        hidden_visibility(load_config(config), strict=True)
-    except ValueError as exc:
-        raise ConfigError(f"{config}: {exc}") from None
+    bundled = None if config is None else Path(config).read_text(encoding="utf-8")
+    if lang is not None:
+        if lang not in build.LANGUAGES:
+            raise ConfigError(f"unknown language {lang!r} (known: {', '.join(build.LANGUAGES)})")
+        bundled = _with_report_lang(bundled or "", lang)
+    with tempfile.TemporaryDirectory() as tmp:
+        checked = config
+        if bundled is not None:
+            checked = Path(tmp) / "grading.toml"
+            checked.write_text(bundled, encoding="utf-8")
+        try:
+            hidden_visibility(load_config(checked), strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"{config}: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     executable = (stat.S_IFREG | 0o755) << 16
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -114,6 +163,6 @@ def gradescope_zip(root: Path, out: Path, config: Path | None = None) -> Path:
             zf.writestr(info, (TEMPLATES / "gradescope" / name).read_text())
         for path, arc in _package_files(root):
             zf.write(path, f"package/{arc}")
-        if config is not None:
-            zf.write(config, "grading.toml")
+        if bundled is not None:
+            zf.writestr("grading.toml", bundled)
     return out

@@ -22,5 +22,6 @@ def result():
 @pytest.mark.parametrize("name", [c.name for c in select("public")])
 def test_public_check(result, name):
     check = result[name]
-    if not check.passed:  # one line: the points and the grader's message (pytest.ini shows it whole)
+    if not check.passed:
+        # one line: the points and the grader's message (pytest.ini shows it whole)
         pytest.fail(f"{check.score:g}/{check.max_score:g}: {check.message}", pytrace=False)
