@@ -50,7 +50,7 @@ def nbgrader_course(root: Path, dest: Path, exchange: Path | None = None, course
     return dest
 
 
-def classroom_workflow(config: dict | None = None) -> str:
+def classroom_workflow(config: dict | None = None, lang: str = build.DEFAULT_LANG) -> str:
     """The student repository's workflow: one GitHub Classroom reporter runner per check.
 
     Fills the template's runner list (:func:`autograder.report.classroom.runner_ids`,
@@ -73,6 +73,7 @@ def classroom_workflow(config: dict | None = None) -> str:
     text = text.replace("          # __CLASSROOM_RESULTS__", env)
     text = text.replace("__CLASSROOM_RUNNERS__", ",".join(runners))
     text = text.replace("__CLASSROOM_POINTS__", ",".join(f"{points[r]:g}" for r in runners))
+    text = text.replace("__CLASSROOM_LANG__", lang)  # the language of the feedback
     if "__CLASSROOM" in text:
         raise RuntimeError("a placeholder of the Classroom workflow template was not filled")
     return text
@@ -83,7 +84,7 @@ def release_repo(root: Path, dest: Path, config: dict | None = None, lang: str =
     _copy_release(root, dest, lang)
     workflow = dest / ".github" / "workflows" / "autograding.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
-    workflow.write_text(classroom_workflow(config))
+    workflow.write_text(classroom_workflow(config, lang))
     readme = "student_README.md" if lang == build.DEFAULT_LANG else f"student_README.{lang}.md"
     shutil.copyfile(TEMPLATES / readme, dest / "README.md")
     (dest / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\n*.json\n*.xml\nsummary.md\nclassroom.out\n")
