@@ -167,38 +167,35 @@ class UserNamespace(Layer):
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
 
 
-class PidNamespace(Layer):
+class _Namespace(Layer):
+    """A namespace made inside the user namespace (which lets it be made without root)."""
+
+    remedy = UserNamespace.remedy
+    flags = 0
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "not Linux"
+        return _try_in_fork(lambda: (UserNamespace().apply(plan), self.apply(plan)))
+
+    def apply(self, plan: Plan) -> None:
+        _unshare(self.flags)
+
+
+class PidNamespace(_Namespace):
     """A new PID and IPC namespace: the child sees no other process and nothing outlives it.
 
     The driver forks once inside it; its first child is the namespace's init,
     so when that process ends (or is killed) the kernel kills all it started.
     """
 
-    name, guards = "pid_namespace", ("process",)
-    remedy = UserNamespace.remedy
-
-    def unavailable(self, plan: Plan) -> str | None:
-        if not LINUX:
-            return "not Linux"
-        return _try_in_fork(lambda: (UserNamespace().apply(plan), self.apply(plan)))
-
-    def apply(self, plan: Plan) -> None:
-        _unshare(CLONE_NEWPID | CLONE_NEWIPC)
+    name, guards, flags = "pid_namespace", ("process",), CLONE_NEWPID | CLONE_NEWIPC
 
 
-class NetworkNamespace(Layer):
+class NetworkNamespace(_Namespace):
     """A new network namespace: no interface but a loopback that is down; no network at all."""
 
-    name, guards = "network_namespace", ("network",)
-    remedy = UserNamespace.remedy
-
-    def unavailable(self, plan: Plan) -> str | None:
-        if not LINUX:
-            return "not Linux"
-        return _try_in_fork(lambda: (UserNamespace().apply(plan), self.apply(plan)))
-
-    def apply(self, plan: Plan) -> None:
-        _unshare(CLONE_NEWNET)
+    name, guards, flags = "network_namespace", ("network",), CLONE_NEWNET
 
 
 def _landlock():
