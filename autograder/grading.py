@@ -24,7 +24,7 @@ from .checks.interface import IMPORTING, parse_module
 from .config import load_config
 from .feedback import say_once
 from .sandbox.confinement import require
-from .sandbox.runner import CpuMeter, cancel_on
+from .sandbox.runner import CpuMeter, cancel_on, one_blas_thread
 
 STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
@@ -299,7 +299,23 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
         marked.append(check)
     if not marked or mode is False or (mode == "auto" and meter.idle_cores() < 0.75):
         return {}
-    return {c.name: _Beside(c, ctx, float(points.get(c.name, 0))) for c in marked}
+    release = one_blas_thread()  # for this grading: forking beside a multithreaded BLAS call can hang
+    if release is None:
+        return {}
+    lanes = {c.name: _Beside(c, ctx, float(points.get(c.name, 0))) for c in marked}
+    for lane in lanes.values():
+        lane.release = release
+    return lanes
+
+
+def _stop_beside(lanes: list[_Beside]) -> None:
+    """Stop what still runs beside (only when the loop ended early), wait for it, give BLAS its threads back."""
+    for lane in lanes:
+        if lane.outcome is None:
+            lane.cancel.set()
+        lane.thread.join()
+    if lanes:
+        lanes[0].release()
 
 
 def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
@@ -350,6 +366,7 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
     meter = CpuMeter()
     broken = _import_failure(ctx)
     beside = _start_beside(checks, ctx, points, meter) if broken is None else {}
+    lanes = list(beside.values())
     try:
         for check in checks:
             blocked = next((f for f in check.calls if f in ctx.hung), None)
@@ -372,8 +389,7 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
             if on_check is not None:
                 on_check(outcome)
     finally:
-        for lane in beside.values():  # left running only when this loop stopped early
-            lane.cancel.set()
+        _stop_beside(lanes)
     say_once(result.checks)
     result.seconds = round(time.monotonic() - started, 3)
     return result

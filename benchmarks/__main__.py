@@ -1,7 +1,7 @@
 """Run the benchmark suite.
 
     python -m benchmarks [--only grading accuracy training gradcheck batch loading] [--batch-size 40] [--runs 3]
-                         [--seeds 5] [--compare previous 256:0.6] [--jobs 1 2]
+                         [--seeds 5] [--compare previous 128:0.4:2] [--jobs 1 2]
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=40, help="submissions in the batch benchmark")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5, help="training seeds per style in the accuracy benchmark")
-    parser.add_argument("--compare", nargs="*", default=[], metavar="BATCH:LR",
-                        help="accuracy benchmark: other settings to measure too ('previous': batch 32, lr 0.1)")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="BATCH:LR[:EPOCHS]",
+                        help="accuracy benchmark: other settings to measure too ('previous': 2 epochs, batch 32, "
+                             "lr 0.1)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts of the batch benchmark")
     args = parser.parse_args()
     out = RESULTS / "latest.json"

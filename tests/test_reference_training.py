@@ -1,4 +1,4 @@
-"""The reference solution reaches the advertised MNIST accuracy, and the grader's accuracy settings leave it a margin."""
+"""The reference reaches the advertised MNIST accuracy; the grader's accuracy settings leave it a margin."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,8 @@ from autograder.config import load_config
 from autograder.training_demo import DEFAULTS, load_module, train_and_evaluate
 from conftest import SOLUTION, mnist_available
 
-needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST not found: set MLP_DATA_DIR (CI sets ../shared/data)")
+needs_mnist = pytest.mark.skipif(not mnist_available(),
+                                 reason="MNIST not found: set MLP_DATA_DIR (CI sets ../shared/data)")
 
 
 @pytest.mark.slow

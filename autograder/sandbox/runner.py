@@ -247,6 +247,77 @@ class CpuMeter:
         return min(usable, (os.cpu_count() or 1) * (idle1 - idle0) / (total1 - total0))
 
 
+def _openblas_calls() -> list[tuple]:
+    """(set, get) thread-count functions of every OpenBLAS loaded in this process (Linux)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split(None, 5)[5].strip() for line in f
+                     if "openblas" in line.lower() and len(line.split()) > 5}
+    except OSError:
+        return []
+    found = []
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("openblas", "scipy_openblas"):
+            for suffix in ("", "64_"):
+                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                if setter is not None and getter is not None:
+                    found.append((setter, getter))
+    return found
+
+
+def set_blas_threads(count: int) -> int | None:
+    """Make this process's OpenBLAS use ``count`` threads; the count before, or None when that cannot be done."""
+    calls = _openblas_calls()
+    if not calls:
+        return None
+    before = max(int(get()) for _set, get in calls)
+    for setter, get in calls:
+        setter(ctypes.c_int(count))
+        if int(get()) != count:
+            return None
+    return before
+
+
+_blas_lock = threading.Lock()
+_blas_held: list = []  # [threads before] while some grading holds BLAS to one thread
+_blas_holders = 0
+
+
+def one_blas_thread():
+    """Keep this process's OpenBLAS on one thread until the returned ``release()`` (uses nest); None: cannot.
+
+    Starting a child forks this process, and OpenBLAS's fork handler stops its worker threads: when
+    another thread is inside a multithreaded BLAS call at that moment, the fork never returns (seen
+    with a check run beside the others). On one thread no call hands work to the workers.
+    """
+    global _blas_holders
+    with _blas_lock:
+        if _blas_holders == 0:
+            before = set_blas_threads(1)
+            if before is None:
+                return None
+            _blas_held[:] = [before]
+        _blas_holders += 1
+    done = threading.Event()
+
+    def release() -> None:
+        global _blas_holders
+        with _blas_lock:
+            if done.is_set():
+                return
+            done.set()
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                set_blas_threads(_blas_held[0])
+
+    return release
+
+
 def _become_subreaper() -> None:
     global _subreaper_set
     if _libc is not None and not _subreaper_set:
