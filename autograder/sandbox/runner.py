@@ -359,7 +359,7 @@ def _kill_group_and_orphans(pgid: int) -> None:
 
 def _reap_strays() -> None:
     mine = os.getpgrp()
-    for _ in range(50):
+    for _attempt in range(50):
         strays = [(pid, grp) for pid, grp in _children_of_me() if pid not in _live and grp != mine]
         if not strays:
             return
