@@ -37,7 +37,7 @@ class MnistAccuracy(Check):
 
     def run(self, ctx: Context) -> Verdict:
         cfg = ctx.config["accuracy"]
-        limits = ctx.limits(wall_s=float(cfg["timeout_s"]), memory_mb=int(cfg["memory_mb"]),
+        limits = ctx.limits(wall_s=float(cfg["timeout_s"]), cpu_s=None, memory_mb=int(cfg["memory_mb"]),
                             threads=int(cfg["threads"]))
         try:
             x_train, y_train = data.load_raw(cfg["dataset"], "train")

@@ -60,11 +60,13 @@ class Context:
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
     def limits(self, **changes: Any) -> Limits:
-        """The configured limits with ``changes``; after a timeout, a shorter default wall-clock limit."""
+        """The configured limits with ``changes``; after a timeout, shorter default time limits."""
         box = self.config["sandbox"]
-        base = dict(wall_s=float(box["timeout_s"]), memory_mb=int(box["memory_mb"]), threads=int(box["threads"]))
+        base = dict(wall_s=float(box["timeout_s"]), cpu_s=int(box["cpu_s"]), memory_mb=int(box["memory_mb"]),
+                    threads=int(box["threads"]))
         if self.timeouts and "wall_s" not in changes:
             base["wall_s"] = min(base["wall_s"], float(box["timeout_after_timeout_s"]))
+            base["cpu_s"] = min(base["cpu_s"], max(1, int(box["timeout_after_timeout_s"])))
         base.update(changes)
         return Limits(**base)
 

@@ -442,7 +442,8 @@ def become_init():
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         import signal  # noqa: PLC0415
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        if os.WTERMSIG(status) != signal.SIGKILL:  # (its handler cannot be set)
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
         os.kill(os.getpid(), os.WTERMSIG(status))
     os._exit(os.waitstatus_to_exitcode(status))
 

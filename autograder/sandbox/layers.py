@@ -114,7 +114,7 @@ class ResourceLimits(Layer):
     def apply(self, plan: Plan) -> None:
         mem = plan.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (plan.cpu_s, plan.cpu_s + 2))
+        resource.setrlimit(resource.RLIMIT_CPU, (plan.cpu_s, plan.cpu_s))  # SIGKILL: a handler cannot stretch it
         size = plan.file_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

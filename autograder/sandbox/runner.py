@@ -77,13 +77,18 @@ class Limits:
     """Resources one child may use."""
 
     wall_s: float = 20.0
+    #: CPU seconds of all its threads together (whole seconds: RLIMIT_CPU); None: the wall-clock
+    #: limit times the threads, plus 5
+    cpu_s: int | None = None
     memory_mb: int = 2048
     threads: int = 1
     max_processes: int = 256
     output_mb: int = 8
 
     @property
-    def cpu_s(self) -> int:
+    def cpu_seconds(self) -> int:
+        if self.cpu_s is not None:
+            return max(1, int(self.cpu_s))
         return int(self.wall_s * max(1, self.threads) + 5)
 
 
@@ -105,6 +110,8 @@ class Outcome:
     where: str = ""
     log_tail: str = ""
     seconds: float = 0.0
+    #: CPU time of the child (user + system, its waited-for children included)
+    cpu_seconds: float = 0.0
     #: on a timeout, the contract function that was running (e.g. 'MLP.forward'), when known
     hung: str = ""
 
@@ -185,11 +192,21 @@ def cancel_on(event: threading.Event):
         _local.cancel = before
 
 
-def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> str:
-    """'exited', 'timeout' or 'cancelled', noticed at once.
+def _reap(proc: subprocess.Popen, block: bool = False) -> float | None:
+    """Reap ``proc`` if it has ended (wait for it when ``block``): the CPU seconds it and the children
+    it waited for used (the PID-namespace init waits for the probe); None while it still runs."""
+    pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> tuple[str, float | None]:
+    """('exited', CPU seconds), ('timeout', None) or ('cancelled', None), noticed at once.
 
     ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which cost ~25 ms per probe; a pidfd
-    (Linux >= 5.3) wakes up as soon as the child exits. Does not reap the child.
+    (Linux >= 5.3) wakes up as soon as the child exits. Reaps the child only when it exited.
     """
     deadline = time.monotonic() + timeout
     try:
@@ -198,19 +215,17 @@ def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None
         pidfd = None
     try:
         while True:
-            if proc.poll() is not None:
-                return "exited"
+            cpu = _reap(proc)
+            if cpu is not None:
+                return "exited", cpu
             if cancel is not None and cancel.is_set():
-                return "cancelled"
+                return "cancelled", None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return "timeout"
+                return "timeout", None
             step = remaining if cancel is None else min(remaining, 0.05)
             if pidfd is None:
-                try:
-                    proc.wait(timeout=step)
-                except subprocess.TimeoutExpired:
-                    pass
+                time.sleep(min(step, 0.01))
             else:
                 poller = select.poll()
                 poller.register(pidfd, select.POLLIN)
@@ -412,7 +427,7 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
 def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcome:
     log_path = workdir / "output.log"
     out_mb = max(limits.output_mb, MAX_RESULT_BYTES // (1024 * 1024))
-    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_s, out_mb, limits.max_processes, jail.drop_to)
+    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_seconds, out_mb, limits.max_processes, jail.drop_to)
     argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
     if "pid_namespace" in jail.in_force:
         argv.append("--init")
@@ -420,22 +435,34 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir, env=confinement.child_env(workdir, limits.threads),
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         _live.add(proc.pid)
+    ended, cpu = "timeout", None
     try:
-        ended = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
+        ended, cpu = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
     finally:
         _kill_group_and_orphans(proc.pid)
-        proc.wait()
+        if proc.returncode is None:
+            _reap(proc, block=True)
         _live.discard(proc.pid)
     tail = _log_tail(log_path)
     if ended == "cancelled":
         return Outcome("cancelled", message=_("stopped by the grader"), log_tail=tail)
-    if ended == "timeout":
+    out_of_cpu = (cpu is not None and cpu >= limits.cpu_seconds - 0.5
+                  and proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL))
+    if ended == "timeout" or out_of_cpu:
         hung = _hung_function(workdir)
-        text = (_("did not return within {seconds} s (infinite loop in {function}?)") if hung
-                else _("did not return within {seconds} s (infinite loop?)"))
-        return Outcome("timeout", message=text.format(seconds=f"{limits.wall_s:g}", function=hung), log_tail=tail,
-                       hung=hung)
-    return _read_outcome(workdir, proc.returncode, limits, tail)
+        if out_of_cpu:
+            text = (_("did not return within {seconds} s of CPU time (infinite loop in {function}?)") if hung
+                    else _("did not return within {seconds} s of CPU time (infinite loop?)"))
+            seconds = limits.cpu_seconds
+        else:
+            text = (_("did not return within {seconds} s (infinite loop in {function}?)") if hung
+                    else _("did not return within {seconds} s (infinite loop?)"))
+            seconds = limits.wall_s
+        return Outcome("timeout", message=text.format(seconds=f"{seconds:g}", function=hung), log_tail=tail,
+                       hung=hung, cpu_seconds=cpu or 0.0)
+    outcome = _read_outcome(workdir, proc.returncode, limits, tail)
+    outcome.cpu_seconds = cpu or 0.0
+    return outcome
 
 
 def _hung_function(workdir: Path) -> str:
@@ -459,9 +486,6 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
 
 def _read_outcome(workdir: Path, returncode: int, limits: Limits, tail: str) -> Outcome:
     result_file = workdir / "out" / "result.json"
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not result_file.exists():
-        return Outcome("timeout", message=_("used more than {seconds} s of CPU time").format(seconds=limits.cpu_s),
-                       log_tail=tail)
     if returncode == -signal.SIGXFSZ:
         return Outcome("crash", message=_("wrote more than {size} MB of output").format(size=limits.output_mb),
                        log_tail=tail)
