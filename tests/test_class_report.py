@@ -24,7 +24,7 @@ CHECKS = [("interface.MLP", 5.0), ("gradient.batch_averaging", 6.0), ("gradient.
           ("train.learning_rate", 3.0), ("forward.shape", 4.0), ("accuracy.mnist", 10.0)]
 NO_DIVISION = ("MLP.backward with batch_sz != N: W1 relative error {err} (threshold 1e-05); your W1 gradient is "
                "{n} (batch_sz) times too large: divide by batch_sz once")
-ACCURACY = "test accuracy {acc:.2f}% (2 epochs, lr 0.4, batch 128, 784-128-10, 7 s)"
+ACCURACY = "test accuracy {acc:.2f}% (1 epoch, lr 0.5, batch 128, 784-128-10, 7 s)"
 
 
 def make_result(student: str, lost: dict[str, tuple[float, str]] | None = None, seconds: float = 10.0,
@@ -61,7 +61,7 @@ def synthetic_class(root: Path) -> Path:
                                    "accuracy.mnist": (0.0, "same cause as in train.learning_rate")}, accuracy=None),
         "gus": make_result("gus", {"train.learning_rate": (0.0, "every update should be param -= lr * grad: the "
                                                                 "learning rate is ignored"),
-                                   "accuracy.mnist": (2.5, "test accuracy 81.20% (2 epochs, lr 0.4, batch 128, "
+                                   "accuracy.mnist": (2.5, "test accuracy 81.20% (1 epoch, lr 0.5, batch 128, "
                                                            "784-128-10, 9 s): partial credit; 95% earns full points")}),
         "hal": make_result("hal", {"forward.shape": (0.0, "MLP.forward did not return within 10 s (infinite loop in "
                                                           "MLP.forward?)"),
@@ -189,7 +189,7 @@ def test_normalised_messages():
 
 def test_accuracy_is_read_from_the_accuracy_message(report):
     parse_accuracy = class_report.parse_accuracy
-    assert parse_accuracy("test accuracy 96.37% (2 epochs, lr 0.4, batch 128, 784-128-10, 12 s)") == 96.37
+    assert parse_accuracy("test accuracy 96.37% (1 epoch, lr 0.5, batch 128, 784-128-10, 12 s)") == 96.37
     assert parse_accuracy("test accuracy 8.92% (...) is below the minimum 80%: if ...") == 8.92
     assert parse_accuracy("training on MNIST raised ValueError: 100% wrong") is None
     assert parse_accuracy("") is None

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import data
 from .. import reference as ref
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from .base import Check, Context, Verdict, failure
 
 
@@ -65,7 +65,9 @@ class MnistAccuracy(Check):
         except data.DatasetError as exc:
             raise GraderError(str(exc)) from None
         acc = ref.accuracy(params, x_test.astype(np.float64), y_test)
-        setting = _("{epochs} epochs, lr {lr}, batch {batch}, 784-{hidden}-10, {seconds} s").format(
+        setting = ngettext("{epochs} epoch, lr {lr}, batch {batch}, 784-{hidden}-10, {seconds} s",
+                           "{epochs} epochs, lr {lr}, batch {batch}, 784-{hidden}-10, {seconds} s",
+                           int(cfg["num_epochs"])).format(
             epochs=cfg["num_epochs"], lr=cfg["lr"], batch=cfg["batch_sz"], hidden=h, seconds=f"{outcome.seconds:.0f}")
         for threshold, fraction in cfg["tiers"]:
             if acc >= threshold:
