@@ -252,7 +252,11 @@ def _import_failure(ctx: Context) -> str | None:
     outcome = ctx.probe("import", {}, share="import")
     if outcome.ok or outcome.status == "not_implemented":
         return None
-    return failure(outcome, i18n._(IMPORTING)).message
+    message = failure(outcome, i18n._(IMPORTING)).message
+    if outcome.status == "timeout":
+        message += i18n._(". Code at the top level of mlp.py runs on import: keep experiments under "
+                          "`if __name__ == \"__main__\":`")
+    return message
 
 
 class _Beside:

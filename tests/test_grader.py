@@ -157,6 +157,7 @@ def test_import_that_never_finishes_is_tried_once(submit):
     result = grade(submit("import numpy as np\nwhile True:\n    pass\n"), config=config, only=FAST)
     assert result.score == 0
     assert all("importing mlp.py did not return within 3 s" in said(result, c.name) for c in result.checks)
+    assert "keep experiments under `if __name__ == \"__main__\":`" in result.checks[0].message
     assert result.seconds < 20
 
 
