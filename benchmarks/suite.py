@@ -48,17 +48,18 @@ def table(rows: list[tuple], header: tuple) -> None:
 
 
 class ProbeLog:
-    """Records every child run of the gradings in this process (probe, check, seconds, status, thread)."""
+    """Records every child run of the gradings in this process (probe, seconds, status, thread, CPU seconds)."""
 
     def __init__(self):
-        self.rows: list[tuple[str, float, str, str]] = []
+        self.rows: list[tuple[str, float, str, str, float]] = []
         self._real = checks_base.run_probe
 
     def __enter__(self) -> "ProbeLog":
         def logged(module_file, probe, *rest, **kwargs):
             started = time.monotonic()
             outcome = self._real(module_file, probe, *rest, **kwargs)
-            self.rows.append((probe, time.monotonic() - started, outcome.status, threading.current_thread().name))
+            self.rows.append((probe, time.monotonic() - started, outcome.status, threading.current_thread().name,
+                              outcome.cpu_seconds))
             return outcome
         checks_base.run_probe = logged
         return self
@@ -135,7 +136,7 @@ def grading(args) -> dict:
         rows = sorted(per_check.items(), key=lambda kv: -kv[1])[:8]
         table([(n, f"{s:.2f}", f"{s / median:.0%}") for n, s in rows], ("check (8 slowest)", "seconds", "share"))
         probes = defaultdict(list)
-        for probe, seconds, _status, _thread in log.rows:
+        for probe, seconds, _status, _thread, _cpu in log.rows:
             probes[probe].append(seconds)
         small = [s for p, ss in probes.items() if p != "train_mnist" for s in ss]
         print(f"profile: {len(small) / args.runs:.0f} small probes, {sum(small) / args.runs:.2f} s per grading "
@@ -154,6 +155,16 @@ def grading(args) -> dict:
             "median_s": median, "runs_s": totals, "per_check_s": per_check, "children_per_grading":
             len(log.rows) / args.runs, "beside_per_grading": beside, "small_probes_s": sum(small) / args.runs}
     out.update(median_s=out["parallel"]["median_s"], goal_s=6)
+    # the CPU-time limit of the small probes ([sandbox] cpu_s) against what correct code needs
+    config = load_config(overrides={"sandbox": {"parallel": False}, "grader": {"skip": ["accuracy.mnist"]}})
+    with ProbeLog() as log:
+        for style in STYLES:
+            grade(style, config)
+    probe, cpu = max(((row[0], row[4]) for row in log.rows), key=lambda row: row[1])
+    limit = config["sandbox"]["cpu_s"]
+    print(f"most CPU time of any small probe of a correct style ({len(STYLES)} styles): {cpu:.2f} s ({probe}); "
+          f"limit [sandbox] cpu_s = {limit} s, {limit / cpu:.0f}x that")
+    out["small_probe_cpu_max_s"] = cpu
     return out
 
 
