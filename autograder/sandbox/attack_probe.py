@@ -1,9 +1,9 @@
 """Attacks a jailed child makes on its grader, run by ``confinement.self_test`` (stdlib only).
 
-``python -I -B attack_probe.py CANARY PARENT_PID PORT`` tries, as student code
+``python -I -B attack_probe.py CANARY PARENT_PID PORT SOCKET`` tries, as student code
 would, to read and write the file ``CANARY`` outside its folder, read the
-parent's ``/proc`` entries, signal the parent, reach a TCP port and a UDP
-port the parent listens on, and checks whether it runs as the init of its own
+parent's ``/proc`` entries, signal the parent, reach a TCP port, a UDP port and
+the unix socket ``SOCKET`` the parent listens on, and checks whether it runs as the init of its own
 PID namespace (whose end kills all it started). It prints one JSON object: attack name -> True when refused.
 """
 import json
@@ -20,7 +20,7 @@ def refused(action) -> bool:
     return False
 
 
-def main(canary: str, parent: int, port: int) -> None:
+def main(canary: str, parent: int, port: int, unix_path: str) -> None:
     def connect_tcp():
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
@@ -28,6 +28,10 @@ def main(canary: str, parent: int, port: int) -> None:
     def send_udp():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(b"x", ("127.0.0.1", port))
+
+    def connect_unix():
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(unix_path)
 
     def write_canary():
         with open(canary, "a") as f:
@@ -42,6 +46,7 @@ def main(canary: str, parent: int, port: int) -> None:
         "signal_parent": refused(lambda: os.kill(parent, 0)),
         "tcp_connect": refused(connect_tcp),
         "udp_send": refused(send_udp),
+        "unix_connect": refused(connect_unix),
         "own_pid_namespace": os.getpid() == 1,
     }
     print(json.dumps(results), flush=True)
@@ -51,6 +56,6 @@ if __name__ == "__main__":
     # as the grader's driver does: the attacks run in a forked child, PID 1 of a new PID namespace if there is one
     child = os.fork()
     if child == 0:
-        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
         os._exit(0)
     os.waitpid(child, 0)

@@ -34,7 +34,7 @@ MODES = ("best", "strict")
 GUARD_ATTACKS = {
     "filesystem": ("read_outside", "write_outside", "create_outside"),
     "process": ("read_parent_environ", "list_processes", "signal_parent", "own_pid_namespace"),
-    "network": ("tcp_connect", "udp_send"),
+    "network": ("tcp_connect", "udp_send", "unix_connect"),
 }
 
 
@@ -180,7 +180,8 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
     """Attack refused -> True, for a child jailed with ``in_force`` (see attack_probe.py)."""
     with tempfile.TemporaryDirectory(prefix="mlp-grade-selftest-") as outside, \
             tempfile.TemporaryDirectory(prefix="mlp-grade-") as workdir, \
-            socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+            socket.socket(socket.AF_UNIX) as unix:
         canary = Path(outside) / "canary"
         canary.write_text("private")
         os.chmod(outside, 0o777)
@@ -188,13 +189,16 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
         udp.bind(("127.0.0.1", tcp.getsockname()[1]))
+        unix.bind(str(Path(outside) / "socket"))
+        os.chmod(Path(outside) / "socket", 0o777)
+        unix.listen(1)
         if drop_to is not None:
             os.chown(workdir, *drop_to)
         plan = plan_for(Path(workdir), 1024, 20, 8, 64, drop_to)
         script = shutil.copy(PROBE_SCRIPT, workdir)
         try:
             proc = popen([sys.executable, "-I", "-B", script, str(canary), str(os.getpid()),
-                          str(tcp.getsockname()[1])], plan, in_force, cwd=workdir,
+                          str(tcp.getsockname()[1]), str(Path(outside) / "socket")], plan, in_force, cwd=workdir,
                          env=child_env(Path(workdir), 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return {}

@@ -13,7 +13,7 @@ Each layer knows
   whose layer failed never runs student code.
 
 The layers run in the order of ``LAYERS`` (resource limits, then the uid drop,
-then the namespaces, Landlock last: it also forbids what came before).
+then the namespaces, Landlock, and seccomp last).
 Whether the layers really hold is verified by ``confinement.self_test``,
 which attacks a jailed child the way student code would.
 """
@@ -319,9 +319,44 @@ class LandlockScope(Layer):
         plan.state[self.name].restrict()
 
 
+class SeccompSockets(Layer):
+    """seccomp: no socket(2) of any kind, and no io_uring (which could open one behind seccomp's back).
+
+    Neither the namespaces nor Landlock (ABI <= 7) stop a connect() to a pathname unix
+    socket of the machine (Docker's, D-Bus's, X11's), which can be a way out of any
+    sandbox. Socket pairs, connected to nothing else, stay allowed.
+    """
+
+    name, guards = "seccomp_sockets", ("network",)
+    remedy = "install libseccomp (apt-get install libseccomp2) and pyseccomp (pip install pyseccomp)"
+    DENIED = ("socket", "io_uring_setup", "io_uring_enter", "io_uring_register")
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "seccomp is Linux-only"
+        try:
+            import pyseccomp  # noqa: F401, PLC0415 - loads the system's libseccomp
+        except (ImportError, RuntimeError, OSError) as exc:
+            return f"pyseccomp unusable here ({exc})"
+        return None
+
+    def prepare(self, plan: Plan) -> None:
+        import errno  # noqa: PLC0415
+
+        import pyseccomp  # noqa: PLC0415
+
+        rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+        for call in self.DENIED:
+            rules.add_rule(pyseccomp.ERRNO(errno.EACCES), call)
+        plan.state[self.name] = rules
+
+    def apply(self, plan: Plan) -> None:
+        plan.state[self.name].load()  # sets no_new_privs first (libseccomp's default)
+
+
 #: the layers, in the order they are applied in the child
 LAYERS: tuple[Layer, ...] = (ResourceLimits(), UidDrop(), UserNamespace(), PidNamespace(), NetworkNamespace(),
-                             LandlockFilesystem(), LandlockNetwork(), LandlockScope())
+                             LandlockFilesystem(), LandlockNetwork(), LandlockScope(), SeccompSockets())
 
 #: what must hold for ``--isolation strict``
 GUARDS = ("filesystem", "process", "network")

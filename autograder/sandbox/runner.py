@@ -4,8 +4,9 @@ Every call gets a fresh child process with
 
 * the confinement of ``confinement.isolation()`` (see ``layers.py``): Landlock
   (read-only interpreter and numpy, read-write only its own folder, no TCP,
-  no signals or abstract sockets outside), its own user, PID, IPC and network
-  namespaces, resource limits, and as root an unprivileged uid;
+  no signals or abstract sockets outside), seccomp (no socket at all), its own
+  user, PID, IPC and network namespaces, resource limits (CPU time among them),
+  and as root an unprivileged uid;
 * a wall-clock timeout enforced here; the child's process group (and with a
   PID namespace everything it started) is killed afterwards, and orphans that
   escaped into another session are reaped (this process is a child subreaper);
