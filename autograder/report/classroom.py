@@ -38,6 +38,7 @@ import re
 from typing import Any, Iterable
 
 from ..grading import CheckResult, Result
+from ..i18n import _
 
 #: the runner holding the points earned by partially passed checks; first in the list, always present
 PARTIAL = "partialCredit"
@@ -113,7 +114,8 @@ def runner_results(result: Result, check_names: Iterable[str] | None = None) -> 
         c = by_name.get(name)
         if c is None:
             results[runner_id(name)] = _runner("pass", 0, [_test(
-                f"{name}: not graded in this run (0 points)", "pass", 0, "", "not graded in this run")])
+                _("{check}: not graded in this run (0 points)").format(check=name), "pass", 0, "",
+                _("not graded in this run"))])
             continue
         status = {"passed": "pass", "error": "error"}.get(c.status, "fail")
         if c.score >= c.max_score and status == "pass":
@@ -125,14 +127,16 @@ def runner_results(result: Result, check_names: Iterable[str] | None = None) -> 
         else:  # partial credit: the lost points stay here, the earned ones go to PARTIAL
             earned, total = c.score, c.max_score
             lost = total - earned
-            label = f"{_points(earned)} of {_points(total)} points"
+            label = _("{earned} of {total} points").format(earned=_points(earned), total=_points(total))
             results[runner_id(name)] = _runner("error" if status == "error" else "fail", lost, [_test(
-                f"{name} ({label}; the {_points(earned)} earned are under {PARTIAL})",
+                _("{check} ({points}; the {earned} earned are under {runner})").format(
+                    check=name, points=label, earned=_points(earned), runner=PARTIAL),
                 "error" if status == "error" else "fail", 0, c.message, _feedback(c), c.seconds)])
             partial_tests.append(_test(f"{name}: {label}", "pass", earned, c.message, _feedback(c)))
             partial_total += earned  # left to right from 0, as the reporter's annotation adds the scores
     if not partial_tests:
-        partial_tests.append(_test("no check earned partial credit", "pass", 0, "", "no check earned partial credit"))
+        nothing = _("no check earned partial credit")
+        partial_tests.append(_test(nothing, "pass", 0, "", nothing))
     return {PARTIAL: _runner("pass", partial_total, partial_tests), **results}
 
 

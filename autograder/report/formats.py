@@ -219,11 +219,13 @@ def junit(result: Result) -> str:
 # ----------------------------------------------------------------------------- GitHub Classroom
 
 
+@i18n.in_language_of_result
 def classroom(result: Result) -> str:
     """Every Classroom runner's result (what the reporter reads), as one readable JSON document."""
     return json.dumps(_classroom.document(result), indent=2) + "\n"
 
 
+@i18n.in_language_of_result
 def classroom_outputs(result: Result) -> str:
     """``<runner>=<base64 JSON>`` per runner: append to ``$GITHUB_OUTPUT`` in the grading step."""
     return _classroom.outputs(result)
