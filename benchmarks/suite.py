@@ -15,8 +15,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from autograder import data, grade
 from autograder.checks import base as checks_base
 from autograder.config import load_config

@@ -17,7 +17,7 @@ import numpy as np
 from .. import reference as ref
 from ..i18n import N_, _, parse
 from .base import Check, Context, Verdict, constant, failure
-from .forward import dims_text, draw_dims, network_case
+from .forward import dims_text, network_case
 
 NAMES = ref.PARAM_NAMES
 SUBJECT = "MLP.backward"
