@@ -247,6 +247,11 @@ def parse(message: str, text: str, languages: Iterable[str] | None = None) -> di
     return None
 
 
+def occurs(message: str, text: str) -> bool:
+    """Whether ``message`` filled in (in any language) occurs somewhere in ``text``."""
+    return any(_regex(form).search(text) for form in forms(message))
+
+
 def retranslate(text: str, templates: Iterable[str], values: Mapping[str, Iterable[str]] | None = None) -> str:
     """``text``, an English message made from one of ``templates``, in the current language.
 

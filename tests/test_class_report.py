@@ -69,7 +69,9 @@ def synthetic_class(root: Path) -> Path:
                                                                  "forward.shape (infinite loop?); fix that first"),
                                    "accuracy.mnist": (0.0, "not run: MLP.forward never returned in forward.shape "
                                                            "(infinite loop?); fix that first")}, accuracy=None),
-        "ivy": make_result("ivy", {"gradient.correctness": (0.0, "the grader failed on this check: KeyError 'x'")},
+        # student code can put any text in a message: it must reach the page as text, never as markup
+        "ivy": make_result("ivy", {"gradient.correctness": (0.0, "the grader failed on this check: KeyError "
+                                                                 "'<script>alert(1)</script><img src=//evil.example/x>'")},
                            status={"gradient.correctness": "error"}),
         "jon": make_result("jon", seconds=400.0, accuracy=96.0),
         "kim": make_result("kim", seconds=9.0, accuracy=96.5),
@@ -139,9 +141,11 @@ def report(tmp_path_factory):
 def test_the_page_is_self_contained(report):
     _grades, html, page, _md = report
     assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
-    assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?\s*(https?:)?//", html), "an external resource"
+    # every address in the markup, as a browser's parser reads it (text and titles may mention anything)
     assert all(u.startswith(("data:image/png;base64,", "#")) for u in page.urls), page.urls
+    assert {"script", "iframe", "object", "embed", "link", "img"} & set(page.tags) <= {"img"}, set(page.tags)
     assert "<script" not in html and "@import" not in html and "url(" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # ivy's message, shown as text
     assert "<link" not in html  # no stylesheet or font fetched
 
 
@@ -203,6 +207,24 @@ def test_accuracy_is_read_from_the_accuracy_message(report):
         assert table[f"≥ {threshold:.0%} ({fraction:.0%} of the points)"] == str(expected)
         upper = threshold * 100
     assert table[f"below {threshold:.0%} (no points)"] == str(sum(1 for a in accuracies if a < upper))
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_every_timeout_message_is_recognised_in_every_language(lang):
+    from autograder import i18n
+    from autograder.grading import NOT_RUN
+    from autograder.sandbox.runner import TIMEOUTS
+
+    with i18n.language(lang):
+        for template in TIMEOUTS:
+            said = i18n._("{subject} {problem}").format(
+                subject="MLP.forward", problem=i18n._(template).format(seconds="3", function="MLP.forward"))
+            assert class_report.is_timeout(said), said
+            assert class_report.is_timeout(said + " (limit lowered after the timeout in forward.shape)"), said
+        not_run = i18n._(NOT_RUN).format(function="MLP.forward", check="forward.shape")
+        assert not class_report.is_timeout(not_run), not_run
+        assert not class_report.is_timeout(i18n._("test accuracy {accuracy} ({setting})").format(
+            accuracy="95.00%", setting="1 epoch"))
 
 
 def test_timeouts_grader_errors_and_unreadable_results_are_listed(report):

@@ -449,3 +449,17 @@ def test_gradescope_student_output_has_no_instructor_matter_and_no_hidden_total(
     assert report["extra_data"]["errors"] == ["loss.value"]
     everything_visible = Result("sub", "graded", [c for c in result.checks if c.visibility == "visible"])
     assert gradescope_valid(render(everything_visible, "gradescope"))["output"].startswith("Total: ")
+
+
+# ----------------------------------------------------------------------------- Markdown (job summary)
+
+
+def test_markdown_shows_student_text_as_text():
+    """Feedback quotes student code: in the job summary it must not become a link, an image or a tag."""
+    hostile = "raised ValueError: ![x](https://evil.example/p.png) [click](https://evil.example) <img src=x> a|b\nc"
+    result = synthetic({"forward.shape": 0.0})
+    result.checks[[c.name for c in result.checks].index("forward.shape")].message = hostile
+    row = next(line for line in render(result, "markdown").splitlines() if "forward.shape" in line)
+    assert "](" not in row.replace("\\](", "") and "<img" not in row, row
+    assert r"!\[x\](https://evil.example/p.png)" in row and "&lt;img src=x&gt;" in row
+    assert r"a\|b c" in row and row.count(" | ") == 2, row

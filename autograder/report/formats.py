@@ -231,13 +231,21 @@ def classroom_outputs(result: Result) -> str:
     return _classroom.outputs(result)
 
 
+def markdown_cell(value: Any) -> str:
+    """``value`` as the text of one Markdown table cell: one line, no column break, and no link, image or
+    HTML tag (feedback quotes student code, which could otherwise make a viewer fetch an address)."""
+    text = " ".join(str(value).split())
+    for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("[", "\\["), ("]", "\\]"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(char, escaped)
+    return text
+
+
 @i18n.in_language_of_result
 def markdown(result: Result) -> str:
     rows = [_("| check | points | feedback |"), "|---|---:|---|"]
     for c in result.checks:
         icon = "✅" if c.passed else ("⚠️" if c.status == "error" else "❌")
-        message = (c.message or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| {icon} `{c.name}` | {_fmt(c.score)} / {_fmt(c.max_score)} | {message} |")
+        rows.append(f"| {icon} `{c.name}` | {_fmt(c.score)} / {_fmt(c.max_score)} | {markdown_cell(c.message or '')} |")
     return (f"### mlp_backprop: {_fmt(result.score)} / {_fmt(result.max_score)}\n\n" + "\n".join(rows) + "\n")
 
 

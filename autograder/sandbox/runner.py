@@ -70,6 +70,13 @@ CHILD_VALUES = {
     "value": (N_("ndarray of shape {shape} and dtype {dtype}"), N_("dict with keys {keys}")),
 }
 CHILD_EXIT = N_("exit code {code}")
+#: what a child that ran out of time is told: CPU time (an infinite loop) or wall-clock time (it slept or
+#: blocked), with the contract function that was running when known (the class report looks for them)
+CPU_TIMEOUT_IN = N_("did not return within {seconds} s of CPU time (infinite loop in {function}?)")
+CPU_TIMEOUT = N_("did not return within {seconds} s of CPU time (infinite loop?)")
+WALL_TIMEOUT_IN = N_("did not return within {seconds} s (infinite loop in {function}?)")
+WALL_TIMEOUT = N_("did not return within {seconds} s (infinite loop?)")
+TIMEOUTS = (CPU_TIMEOUT_IN, CPU_TIMEOUT, WALL_TIMEOUT_IN, WALL_TIMEOUT)
 OUT_OF_MEMORY = N_("ran out of memory (limit {size} MB)")
 
 
@@ -452,14 +459,10 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
     if ended == "timeout" or out_of_cpu:
         hung = _hung_function(workdir)
         if out_of_cpu:
-            text = (_("did not return within {seconds} s of CPU time (infinite loop in {function}?)") if hung
-                    else _("did not return within {seconds} s of CPU time (infinite loop?)"))
-            seconds = limits.cpu_seconds
+            template, seconds = (CPU_TIMEOUT_IN if hung else CPU_TIMEOUT), limits.cpu_seconds
         else:
-            text = (_("did not return within {seconds} s (infinite loop in {function}?)") if hung
-                    else _("did not return within {seconds} s (infinite loop?)"))
-            seconds = limits.wall_s
-        return Outcome("timeout", message=text.format(seconds=f"{seconds:g}", function=hung), log_tail=tail,
+            template, seconds = (WALL_TIMEOUT_IN if hung else WALL_TIMEOUT), limits.wall_s
+        return Outcome("timeout", message=_(template).format(seconds=f"{seconds:g}", function=hung), log_tail=tail,
                        hung=hung, cpu_seconds=cpu or 0.0)
     outcome = _read_outcome(workdir, proc.returncode, limits, tail)
     outcome.cpu_seconds = cpu or 0.0

@@ -40,32 +40,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import i18n
+from ..grading import NOT_RUN
+from ..report.formats import markdown_cell
+from ..sandbox.runner import TIMEOUTS
+
 ACCURACY_CHECK = "accuracy.mnist"
-#: messages saying a probe ran out of time (English; their translations are looked up too)
-TIMEOUT_TEMPLATES = ("did not return within {seconds} s (infinite loop in {function}?)",
-                     "did not return within {seconds} s (infinite loop?)",
-                     "used more than {seconds} s of CPU time",
-                     "not run: {function} never returned in {check} (infinite loop?); fix that first")
 #: the message of a student whose grading worker died (``batch._crashed``)
 CRASH_PREFIX = "grading stopped:"
 
 
-def _markers(templates: Iterable[str]) -> list[str]:
-    """The literal text before the first placeholder of each template, in every language known."""
-    forms: list[str] = []
-    for template in templates:
-        try:
-            from .. import i18n
-
-            forms.extend(i18n.forms(template))
-        except Exception:  # noqa: BLE001 - no catalogue: English only
-            forms.append(template)
-    markers = []
-    for form in forms:
-        head = form.split("{", 1)[0].strip()
-        if len(head) >= 8 and head not in markers:
-            markers.append(head)
-    return markers
+def is_timeout(message: str) -> bool:
+    """Whether a check's message says its probe ran out of time (in any language), not that it was not run
+    because a function had hung in an earlier check."""
+    return any(i18n.occurs(t, message) for t in TIMEOUTS) and not i18n.occurs(NOT_RUN, message)
 
 
 # ----------------------------------------------------------------------------- reading the batch output
@@ -248,7 +236,6 @@ def check_stats(data: ClassData) -> list[CheckStats]:
 
 def timeouts_and_errors(data: ClassData) -> list[tuple[str, str, str, str]]:
     """(student, kind, check, message) for grader errors, timeouts and crashed workers."""
-    markers = _markers(TIMEOUT_TEMPLATES)
     rows = []
     for student in data.students:
         crashed = False
@@ -260,7 +247,7 @@ def timeouts_and_errors(data: ClassData) -> list[tuple[str, str, str, str]]:
                 if not crashed:
                     rows.append((student.name, "worker crashed", "(all checks)", message))
                 crashed = True
-            elif any(m in message for m in markers) and not message.startswith("not run"):
+            elif is_timeout(message):
                 rows.append((student.name, "timeout", check["name"], message))
     for name, why in data.unreadable.items():
         rows.append((name, "unreadable result", "", why))
@@ -578,9 +565,6 @@ def render_html(summary: Summary, similarity_html: str | None = None, title: str
 
 
 def render_markdown(summary: Summary, similarity: Any = None, title: str = "Class report") -> str:
-    def cell(value: Any) -> str:
-        return " ".join(str(value).split()).replace("|", "\\|")
-
     lines = [f"# {title}", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.headline()] + [""]
     scores = summary.scores
@@ -594,7 +578,7 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
               "|---|---:|---:|---:|---:|"]
     lines += [f"| `{c.name}` | {c.points:g} | {c.passed}/{c.graded} | {c.rate:.0%} | {c.losing} |" for c in summary.stats]
     lines += ["", "## Most frequent diagnoses", "", "| students | check | diagnosis |", "|---:|---|---|"]
-    lines += [f"| {len(d.students)} | `{d.check}` | {cell(d.example)} |" for d in summary.diagnoses[:25]]
+    lines += [f"| {len(d.students)} | `{d.check}` | {markdown_cell(d.example)} |" for d in summary.diagnoses[:25]]
     accs = [s.accuracy for s in summary.data.students if s.accuracy is not None]
     lines += ["", "## MNIST accuracy", ""]
     lines += ([f"{len(accs)} students with a test accuracy: median {statistics.median(accs):.2f} %, best "
@@ -608,7 +592,7 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
     lines += ["", "## Grader errors and timeouts", ""]
     if summary.problems:
         lines += ["| student | what | check | message |", "|---|---|---|---|"]
-        lines += [f"| {cell(s)} | {k} | `{c}` | {cell(m)} |" for s, k, c, m in summary.problems]
+        lines += [f"| {markdown_cell(s)} | {k} | `{c}` | {markdown_cell(m)} |" for s, k, c, m in summary.problems]
     else:
         lines.append("None.")
     if summary.missing:
