@@ -178,7 +178,8 @@ def _sandbox_user() -> tuple[int, int] | None:
 
 def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str, bool]:
     """Attack refused -> True, for a child jailed with ``in_force`` (see attack_probe.py)."""
-    with tempfile.TemporaryDirectory(prefix="mlp-grade-selftest-") as outside, \
+    # outside: in /tmp, so that the unix socket's path stays under its 108-byte limit whatever $TMPDIR is
+    with tempfile.TemporaryDirectory(prefix="mlp-grade-selftest-", dir="/tmp") as outside, \
             tempfile.TemporaryDirectory(prefix="mlp-grade-") as workdir, \
             socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
             socket.socket(socket.AF_UNIX) as unix:
@@ -189,8 +190,9 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
         tcp.bind(("127.0.0.1", 0))
         tcp.listen(1)
         udp.bind(("127.0.0.1", tcp.getsockname()[1]))
-        unix.bind(str(Path(outside) / "socket"))
-        os.chmod(Path(outside) / "socket", 0o777)
+        unix_path = str(Path(outside) / "socket")
+        unix.bind(unix_path)
+        os.chmod(unix_path, 0o777)
         unix.listen(1)
         if drop_to is not None:
             os.chown(workdir, *drop_to)
@@ -198,7 +200,7 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
         script = shutil.copy(PROBE_SCRIPT, workdir)
         try:
             proc = popen([sys.executable, "-I", "-B", script, str(canary), str(os.getpid()),
-                          str(tcp.getsockname()[1]), str(Path(outside) / "socket")], plan, in_force, cwd=workdir,
+                          str(tcp.getsockname()[1]), unix_path], plan, in_force, cwd=workdir,
                          env=child_env(Path(workdir), 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return {}

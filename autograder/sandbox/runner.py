@@ -443,7 +443,6 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir, env=confinement.child_env(workdir, limits.threads),
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         _live.add(proc.pid)
-    ended, cpu = "timeout", None
     try:
         ended, cpu = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
     finally:
