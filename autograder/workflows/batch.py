@@ -27,6 +27,7 @@ import concurrent.futures as cf
 import copy
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -52,10 +53,11 @@ def file_hash(folder: Path) -> str:
     return hashlib.sha256(module.read_bytes()).hexdigest() if module else "missing"
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, newline: str | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it: readers see the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", newline=newline)
     os.replace(tmp, path)
 
 
@@ -150,13 +152,12 @@ def write_csv(out: Path, students: list[str], config: dict) -> Path:
             continue
         scores = {c["name"]: c["score"] for c in result["checks"]}
         rows.append([student, *[scores.get(n, "") for n in names], result["score"]])
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["student", *names, "total"])
+    writer.writerows(rows)
     path = out / "grades.csv"
-    tmp = path.with_name(".grades.csv.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *names, "total"])
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    write_atomic(path, table.getvalue(), newline="")
     return path
 
 

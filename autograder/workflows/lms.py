@@ -47,12 +47,11 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .batch import SAFE
+from .batch import SAFE, write_atomic
 
 ROSTER_COLUMNS = ("student", "name", "canvas_id", "sis_user_id", "sis_login_id", "section", "email", "username",
                   "idnumber")
@@ -184,13 +183,6 @@ def moodle_csv(export: Export, assignment: str, identifier: str | None = None) -
     return out.getvalue()
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="mlp-grade lms-export", description=__doc__.splitlines()[0],
                                      epilog="Roster columns: " + ", ".join(ROSTER_COLUMNS) + " (student required).")
@@ -222,7 +214,7 @@ def main(argv: list[str]) -> int:
         print(f"mlp-grade lms-export: {exc}", file=sys.stderr)
         return 2
     for path, text in texts.items():
-        _write(path, text)
+        write_atomic(path, text, newline="")  # the CSV's own CRLF line ends
         print(f"wrote {path}")
     warn = "mlp-grade lms-export: warning:"
     if export.not_in_roster:
