@@ -305,11 +305,6 @@ def _check_notebooks_agree(nbs: dict[str, dict], where: str) -> None:
         _same_code({lang: _cell_source(c) for lang, c in zip(nbs, cells)}, here, strings="nbgrader" in metas[0])
 
 
-def localize_notebook(text: str, lang: str, *, where: str = "<notebook>") -> str:
-    """The annotated notebook (JSON text) in ``lang``: other languages' cells and lines gone, markers kept."""
-    return _dump_notebook(_localize_cells(json.loads(text), lang, where))
-
-
 def localize(source_dir: Path) -> dict[str, dict[str, bytes]]:
     """The annotated source in every language: language -> relative path -> content.
 

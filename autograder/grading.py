@@ -268,8 +268,8 @@ class _Beside:
     Checks marked ``beside`` set their own wall-clock limit, so earlier timeouts do not lower it.
     """
 
-    def __init__(self, check: Check, ctx: Context, points: float):
-        self.check, self.cancel, self.outcome = check, threading.Event(), None
+    def __init__(self, check: Check, ctx: Context, points: float, release: Callable[[], None]):
+        self.check, self.cancel, self.outcome, self.release = check, threading.Event(), None, release
         self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
         # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
         self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
@@ -306,10 +306,7 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
     release = one_blas_thread()  # for this grading: forking beside a multithreaded BLAS call can hang
     if release is None:
         return {}
-    lanes = {c.name: _Beside(c, ctx, float(points.get(c.name, 0))) for c in marked}
-    for lane in lanes.values():
-        lane.release = release
-    return lanes
+    return {c.name: _Beside(c, ctx, float(points.get(c.name, 0)), release) for c in marked}
 
 
 def _stop_beside(lanes: list[_Beside]) -> None:

@@ -24,7 +24,6 @@ import functools
 import importlib.util
 import os
 import resource
-import signal
 import sys
 import sysconfig
 from dataclasses import dataclass, field
@@ -360,9 +359,3 @@ LAYERS: tuple[Layer, ...] = (ResourceLimits(), UidDrop(), UserNamespace(), PidNa
 
 #: what must hold for ``--isolation strict``
 GUARDS = ("filesystem", "process", "network")
-
-
-def kill_on_parent_death() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux)."""
-    if _libc is not None:
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
