@@ -45,6 +45,7 @@ STYLES = {
     "reference": SOURCE,
     **{p.stem: p for p in sorted((ROOT / "tests" / "alternatives").glob("*.py"))},
 }
+RESULTS = Path(__file__).with_name("results")
 #: every check but the MNIST accuracy one
 CHECKS = ["interface", "onehot", "forward", "predict", "loss", "gradient", "compute_grad", "train"]
 
@@ -392,7 +393,10 @@ def main(argv: list[str] | None = None) -> dict:
         todo = mutants(style)
         todo = sample(todo, args.limit) if args.limit else todo
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            rows += pool.map(_judge_in_worker, [(m, reference) for m in todo], chunksize=1)
+            for done, row in enumerate(pool.imap(_judge_in_worker, [(m, reference) for m in todo]), 1):
+                rows.append(row)
+                print(f"\r{style}: {done}/{len(todo)} graded", end="", flush=True)
+        print()
     figures = {}
     for style in args.style:
         mine = [r for r in rows if r["style"] == style]
@@ -413,7 +417,10 @@ def main(argv: list[str] | None = None) -> dict:
                   f"line {row['line']} [{row['operator']}] {row['before']!r} -> {row['after']!r}: "
                   f"{row['score']:g}/{row['max']:g} {row['lost']}")
     print(f"({time.monotonic() - started:.0f} s)")
-    return {"styles": figures, "rows": rows}
+    report = {"styles": figures, "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "mutation.json").write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 from .. import reference as ref
 from ..i18n import N_, _, parse
 from .base import Check, Context, Verdict, constant, failure
-from .forward import dims_text, network_case
+from .forward import OnehotValues, dims_text, network_case
 
 NAMES = ref.PARAM_NAMES
 SUBJECT = "MLP.backward"
@@ -186,6 +186,12 @@ def score_parameters(per_case: list[dict[str, tuple[str, str]]], head: str, thre
     return Verdict((len(tested) - len(failing)) / len(tested), head + "; ".join(clauses))
 
 
+def fails(ctx: Context, check: Check) -> bool:
+    """Whether ``check`` loses points on this submission (run once per grading): a check may leave a finding
+    to another one only when that one fails."""
+    return ctx.remember(check.name + ".verdict", lambda: check.run(ctx)).fraction < 1
+
+
 def constant_gradients(grads: dict[str, np.ndarray]) -> list[str]:
     """Parameters whose gradient holds one value throughout (zeros, say): nothing is computed for them."""
     return [k for k in NAMES if constant(grads[k])]
@@ -252,8 +258,10 @@ class _NumericalCheck(Check):
             if isinstance(numeric, Verdict):
                 return numeric
             untested |= {k for k in NAMES if numeric[k] is None}
-            # a transposed gradient is gradient.shapes' business: its values are judged transposed back
-            got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g for k, g in got.items()}
+            # a transposed gradient is gradient.shapes' business (when it fails): values judged transposed back
+            if any(g.shape != case[k].shape for k, g in got.items()) and fails(ctx, GradientShapes()):
+                got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g
+                       for k, g in got.items()}
             misshapen = {k: (_("has the wrong shape"), _("see gradient.shapes")) for k in NAMES
                          if got[k].shape != case[k].shape}
             numeric = {k: np.zeros(case[k].shape) if numeric[k] is None else numeric[k] for k in NAMES}
@@ -362,6 +370,8 @@ class BatchAveraging(Check):
         for case, got, at_n in zip(cases[:half], grads[:half], grads[half:]):
             numeric = true_gradient(case, h)
             shaped = [k for k in NAMES if got[k].shape == case[k].shape == at_n[k].shape]
+            if len(shaped) < len(NAMES) and not fails(ctx, GradientShapes()):
+                return Verdict.failed(_("MLP.backward returned gradients of the wrong shape with batch_sz != N"))
             fine = {k: got[k] if k in shaped else numeric[k] for k in NAMES}  # the rest: gradient.shapes says it
             verdicts = {name: (_("is constant"), _(NOTHING_COMPUTED).format(names=name))
                         for name in constant_gradients(fine)}
@@ -466,8 +476,8 @@ class ComputeGradUpstream(Check):
         expected = np.exp(ref.log_softmax(scores)) - ref.onehot(case["labels"], c)
         own = outcome.arrays.get("student_onehot")
         if own is not None and own.shape == (n, c) and upstream.shape == (n, c) and np.allclose(
-                upstream, np.exp(ref.log_softmax(scores)) - own, rtol=1e-6, atol=1e-9):
-            expected = upstream  # right given the student's make_labels_onehot (onehot.values judges that one)
+                upstream, np.exp(ref.log_softmax(scores)) - own, rtol=1e-6, atol=1e-9) and fails(ctx, OnehotValues()):
+            expected = upstream  # right given the student's make_labels_onehot, which onehot.values fails
         problems = []
         if upstream.shape != (n, c):
             problems.append(_("the upstream_grad passed to backward has shape {got}, expected {expected}").format(

@@ -124,10 +124,10 @@ class LossStable(Check):
     def run(self, ctx: Context) -> Verdict:
         rng = ctx.rng(self.name)
         batches = [(self.within_rows(rng), _("for scores from -1e3 to +1e3 in every row"),
-                    _("subtract each row's maximum, not its minimum or mean")),
+                    _("subtract the row max (scores.max(axis=1, keepdims=True)) before exp, not the row's minimum or mean")),
                    (self.across_rows(rng), _("for rows of scores around +1e3, -1e3 and -3e3 in one batch"),
-                    _("subtract each row's own maximum (scores.max(axis=1, keepdims=True)), not one maximum of "
-                      "the whole batch"))]
+                    _("subtract each row's own max (scores.max(axis=1, keepdims=True)), not one maximum of the "
+                      "whole batch"))]
         earned, messages = 0.0, []
         for scores, what, shift in batches:
             case = loss_case(rng, scores)
@@ -146,5 +146,6 @@ class LossStable(Check):
                 if verdict.fraction < 1:
                     verdict.message += "; " + shift
             earned += verdict.fraction / len(batches)
-            messages += [verdict.message] if verdict.fraction < 1 else []
+            if verdict.message and verdict.message not in messages:  # a failure, or a note said once
+                messages.append(verdict.message)
         return Verdict(earned, "; ".join(messages))
