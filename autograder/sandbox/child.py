@@ -393,7 +393,8 @@ def missing_name(exc):
     if obj is sys.modules.get("mlp"):
         return ProbeFailure(f"mlp.py does not define {name}")
     if type(obj).__module__ == "mlp":
-        return ProbeFailure(f"{type(obj).__name__}.{name} is missing")
+        missing = f"{type(obj).__name__}.{name}"
+        return ProbeFailure(f"{missing} is missing")
     return exc
 
 
