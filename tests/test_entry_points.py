@@ -81,7 +81,7 @@ def test_similarity_options_are_passed_from_the_command_line(tmp_path):
         (subs / student / "mlp.py").write_text(text)
 
     def flagged(*options: str) -> tuple[list, dict]:
-        out = tmp_path / f"pairs{len(options)}{'_'.join(options).replace('-', '')}.json"
+        out = tmp_path / f"pairs{'_'.join(o.strip('-') for o in options)}.json"
         proc = run_as_user([MLP_GRADE, "similarity", subs, "--skeleton", RELEASE, "--json", out, *options],
                            tmp_path / "home")
         assert proc.returncode == 0, failed(proc)

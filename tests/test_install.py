@@ -86,21 +86,22 @@ def test_the_wheel_holds_every_file_the_grader_reads_and_grades_in_both_language
             "autograder/templates/gradescope/setup.sh"} <= needed
     assert not needed - packaged, f"missing from the wheel: {sorted(needed - packaged)}"
 
-    home, env_path = tmp_path / "home", f"{fresh_venv / 'bin'}:{SYSTEM_PATH}"
+    home = tmp_path / "home"
+    env = user_env(home, path=f"{fresh_venv / 'bin'}:{SYSTEM_PATH}")  # the fresh venv's python and mlp-grade
     where = run_as_user(["python", "-c", "import autograder; print(autograder.__file__)"], home, cwd=tmp_path,
-                        env=user_env(home, path=env_path))
+                        env=env)
     assert where.stdout.startswith(str(fresh_venv)), f"not the installed wheel: {failed(where)}"
     (tmp_path / "sub").mkdir()
     shutil.copy(SOLUTION, tmp_path / "sub" / "mlp.py")
     for lang, total in (("en", "Total: 19 / 19"), ("ko", "합계: 19 / 19")):
         proc = run_as_user(["mlp-grade", "sub", "--only", "interface", "forward", "--lang", lang], home,
-                           cwd=tmp_path, env=user_env(home, path=env_path))
+                           cwd=tmp_path, env=env)
         assert proc.returncode == 0 and total in proc.stdout, failed(proc)
     assert "MLP.forward가 ReLU(data @ W1 + b1) @ W2 + b2를 계산한다" in proc.stdout, failed(proc)
     assert_secret_kept(home)
     # the templates, from the installed package
     proc = run_as_user(["mlp-grade", "release", tmp_path / "repo", "--lang", "ko", "--root", ROOT], home,
-                       cwd=tmp_path, env=user_env(home, path=env_path))
+                       cwd=tmp_path, env=env)
     assert proc.returncode == 0, failed(proc)
     assert (tmp_path / "repo" / ".github" / "workflows" / "autograding.yml").is_file()
     assert "역전파" in (tmp_path / "repo" / "README.md").read_text(encoding="utf-8"), "not the Korean README"
