@@ -162,10 +162,10 @@ def write_csv(out: Path, students: list[str], config: dict) -> Path:
 
 
 class Progress:
-    """done / failed / ETA on stderr (tqdm when installed)."""
+    """graded / below full marks / ETA on stderr (tqdm when installed)."""
 
     def __init__(self, total: int):
-        self.total, self.done, self.failed, self.started = total, 0, 0, time.monotonic()
+        self.total, self.done, self.below_full, self.started = total, 0, 0, time.monotonic()
         try:
             from tqdm.auto import tqdm
             self.bar = tqdm(total=total, unit="student", desc="grading")
@@ -174,13 +174,13 @@ class Progress:
 
     def update(self, score: float, max_score: float) -> None:
         self.done += 1
-        self.failed += score < max_score
+        self.below_full += score < max_score
         if self.bar is not None:
-            self.bar.set_postfix(failed=self.failed)
+            self.bar.set_postfix_str(f"{self.below_full} below full marks")
             self.bar.update(1)
         else:
             rate = (time.monotonic() - self.started) / self.done
-            sys.stderr.write(f"\r{self.done}/{self.total} graded, {self.failed} below full marks, "
+            sys.stderr.write(f"\r{self.done}/{self.total} graded, {self.below_full} below full marks, "
                              f"ETA {rate * (self.total - self.done):.0f} s")
 
     def close(self) -> None:

@@ -35,12 +35,15 @@ import io
 import json
 import re
 import statistics
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from .. import i18n
+from ..checks.base import NOT_IMPLEMENTED
+from ..checks.interface import STUB_FUNCTION, STUB_METHODS
 from ..grading import NOT_RUN
 from ..report.formats import markdown_cell
 from ..sandbox.runner import TIMEOUTS
@@ -70,6 +73,14 @@ class Student:
     isolation: str = ""
     notes: list[str] = field(default_factory=list)
     accuracy: float | None = None
+    #: sha256 of the mlp.py that was graded (as mlp-grade batch stored it)
+    sha256: str = ""
+    #: why nothing could be graded ('' when something could): see :func:`not_gradable`
+    cause: str = ""
+
+    @property
+    def accuracy_checked(self) -> bool:
+        return any(c["name"] == ACCURACY_CHECK for c in self.checks)
 
 
 @dataclass
@@ -93,7 +104,7 @@ def load(grades_dir: Path) -> ClassData:
                              max_score=float(data["max_score"]), seconds=float(data.get("seconds") or 0.0),
                              checks=list(data["checks"]), submission=str(data.get("submission") or ""),
                              isolation=str((data.get("isolation") or {}).get("level") or "unknown"),
-                             notes=[str(n) for n in data.get("notes") or []])
+                             notes=[str(n) for n in data.get("notes") or []], sha256=str(data.get("sha256") or ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable[path.name] = f"{type(exc).__name__}: {exc}"
             continue
@@ -101,6 +112,7 @@ def load(grades_dir: Path) -> ClassData:
             checks.setdefault(check["name"], (check.get("title", check["name"]), float(check["max_score"])))
             if check["name"] == ACCURACY_CHECK:
                 result.accuracy = parse_accuracy(check.get("message", ""))
+        result.cause = not_gradable(result)
         students.append(result)
     return ClassData(students, unreadable, checks)
 
@@ -161,6 +173,35 @@ def split_echo(message: str) -> tuple[str, list[str]]:
     return CLAUSE_SEPARATOR.join(own).strip(), refs
 
 
+#: what a release stub's functions say when graded
+STUB_TEMPLATES = (NOT_IMPLEMENTED, STUB_FUNCTION, STUB_METHODS)
+SKELETON_CAUSE = "nothing implemented: the skeleton as handed out"
+
+
+def not_gradable(student: Student) -> str:
+    """Why nothing of the submission could be graded, '' when something could: no ``mlp.py``, an empty,
+    unparsable or unimportable one, input refused (one message, every other check points back to it or
+    repeats it), or the release skeleton (every message says 'not implemented yet')."""
+    if student.score > 0 or not student.checks:
+        return ""
+    own = []
+    for check in student.checks:
+        message = check.get("message") or ""
+        if check.get("status") == "error" or message.startswith(CRASH_PREFIX):
+            return ""  # a grader problem, listed with them
+        text, _refs = split_echo(message)
+        if text:
+            own.append(text)
+    if not own:
+        return ""
+    if len({normalise_message(t) for t in own}) == 1:
+        return own[0]
+    clauses = [c.strip() for t in own for c in t.split(CLAUSE_SEPARATOR) if c.strip()]
+    if all(any(i18n.occurs(t, c) for t in STUB_TEMPLATES) for c in clauses):
+        return SKELETON_CAUSE
+    return ""
+
+
 @dataclass
 class Diagnosis:
     check: str
@@ -174,34 +215,25 @@ class Diagnosis:
 
 def diagnoses(data: ClassData) -> list[Diagnosis]:
     """What the checks said where points were lost, grouped by check and normalised message, most students
-    first. A check whose message only points back to an earlier one ("same cause as in ...") adds its lost
-    points to that earlier diagnosis instead of making a row of its own."""
+    first: one row per cause. A check whose message points back to an earlier one ("same cause as in ...",
+    with or without words of its own) adds its lost points to that earlier diagnosis instead of making a
+    row of its own; the checks so merged are listed with the row."""
     groups: dict[tuple[str, str], Diagnosis] = {}
     for student in data.students:
         lost = [c for c in student.checks if float(c["score"]) < float(c["max_score"]) and c.get("message")]
         own_of: dict[str, Diagnosis] = {}
-        echoes = []
-        for check in lost:
+        for check in lost:  # pipeline order: a message points back to earlier checks only
             own, refs = split_echo(check["message"])
-            if not own:
-                echoes.append((check, refs))
-                continue
-            key = (check["name"], normalise_message(own))
-            found = groups.setdefault(key, Diagnosis(check["name"], key[1], [], own, 0.0))
-            if student.name not in found.students:
-                found.students.append(student.name)
-            found.points_lost += float(check["max_score"]) - float(check["score"])
-            own_of[check["name"]] = found
-        for check, refs in echoes:
             root = next((own_of[r] for r in refs if r in own_of), None)
-            if root is None:  # points back to a check that lost nothing: a row of its own
-                key = (check["name"], normalise_message(check["message"]))
-                root = groups.setdefault(key, Diagnosis(check["name"], key[1], [], check["message"], 0.0))
+            if root is None:  # its own cause (or it points back to a check that lost nothing)
+                key = (check["name"], normalise_message(own or check["message"]))
+                root = groups.setdefault(key, Diagnosis(check["name"], key[1], [], own or check["message"], 0.0))
                 if student.name not in root.students:
                     root.students.append(student.name)
             else:
                 root.also[check["name"]] += 1
             root.points_lost += float(check["max_score"]) - float(check["score"])
+            own_of[check["name"]] = root
     return sorted(groups.values(), key=lambda d: (-len(d.students), -d.points_lost, d.check, d.key))
 
 
@@ -381,11 +413,14 @@ pre.code{margin:0;white-space:pre-wrap;word-break:break-all}
 pre.code .ln{color:#9aa1ad;user-select:none;margin-right:8px}
 pre.code .gap{color:#9aa1ad}
 footer{margin-top:40px;color:#6b7280;font-size:12px}
+.views .view{display:none}.views .view:target{display:table}.views:not(:has(.view:target)) .view.default{display:table}
+table.data caption{text-align:left;font-weight:600;padding:4px 0}
+div.student{border-top:1px solid #e3e6ec;margin-top:10px}div.student h3{font-size:15px;margin:8px 0 2px}
 """
 
 
 def page(title: str, sections: list[tuple[str, str]], lead: str = "") -> str:
-    """A self-contained HTML page: inline CSS, no script, no external resource."""
+    """A self-contained HTML page: inline CSS, no script, no external resource (works offline)."""
     nav = " · ".join(f'<a href="#{_anchor(name)}">{html.escape(name)}</a>' for name, _body in sections)
     body = "\n".join(f'<section id="{_anchor(name)}"><h2>{html.escape(name)}</h2>\n{content}\n</section>'
                      for name, content in sections)
@@ -430,10 +465,31 @@ class Summary:
     slow: list[Student]
     tiers: list[list[float]]
     missing: list[str]
+    #: student -> the students it is flagged with; None when the similarity check did not run
+    similar: dict[str, list[str]] | None = None
+    #: the students whose file the similarity check compared
+    compared: set[str] = field(default_factory=set)
+    #: student -> why its file is not the one graded (sha256 differs, file gone): left out of the similarity check
+    changed: dict[str, str] = field(default_factory=dict)
+    #: for the instructor, at the top of both renderings and on stderr
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def scores(self) -> list[float]:
         return [s.score for s in self.data.students]
+
+    @property
+    def not_gradable(self) -> list[Student]:
+        return [s for s in self.data.students if s.cause]
+
+    def similarity_cell(self, student: str) -> str:
+        """What the students table says about a student's similarity: the flagged partners, 'none',
+        'not compared' or 'skipped'."""
+        if self.similar is None:
+            return "skipped"
+        if student not in self.compared:
+            return "not compared"
+        return ", ".join(self.similar.get(student, [])) or "none"
 
     def headline(self) -> list[tuple[str, str]]:
         students, scores = self.data.students, self.scores
@@ -443,6 +499,7 @@ class Summary:
                  ("mean score", f"{statistics.fmean(scores):.1f} / {top:g}" if scores else "–"),
                  ("median score", f"{statistics.median(scores):g}" if scores else "–"),
                  ("full marks", f"{sum(1 for s in students if s.score >= s.max_score)}"),
+                 ("not gradable", f"{len(self.not_gradable)}"),
                  ("score 0", f"{sum(1 for s in students if s.score == 0)}"),
                  ("median MNIST accuracy", f"{statistics.median(accs):.2f} %" if accs else "–"),
                  ("errors / timeouts", f"{len({p[0] for p in self.problems})}")]
@@ -450,9 +507,11 @@ class Summary:
 
 
 def summarise(data: ClassData, tiers: list[list[float]], expected: Iterable[str] = ()) -> Summary:
+    """The figures of ``data``; pass rates and diagnoses leave the not-gradable submissions out."""
     limit, slow = time_outliers(data)
     have = {s.name for s in data.students}
-    return Summary(data, check_stats(data), diagnoses(data), timeouts_and_errors(data), limit, slow, tiers,
+    gradable = ClassData([s for s in data.students if not s.cause], data.unreadable, data.checks)
+    return Summary(data, check_stats(gradable), diagnoses(gradable), timeouts_and_errors(data), limit, slow, tiers,
                    sorted(set(expected) - have))
 
 
@@ -478,6 +537,111 @@ def _accuracy_table(summary: Summary) -> str:
             "".join(f'<tr><td>{_e(k)}</td><td class="num">{_e(v)}</td></tr>' for k, v in rows) + "</table>")
 
 
+def _lost(student: Student) -> list[dict]:
+    return [c for c in student.checks if float(c["score"]) < float(c["max_score"])]
+
+
+def _losing(student: Student) -> str:
+    """The checks that lost points, as the students table lists them."""
+    return "all (not gradable)" if student.cause else ", ".join(c["name"] for c in _lost(student))
+
+
+def student_ids(summary: Summary) -> dict[str, str]:
+    """student -> the id of its feedback block (unique even when two names give the same anchor)."""
+    ids: dict[str, str] = {}
+    for student in summary.data.students:
+        base = "student-" + (_anchor(student.name) or "x")
+        ident, n = base, 1
+        while ident in ids.values():
+            n += 1
+            ident = f"{base}-{n}"
+        ids[student.name] = ident
+    return ids
+
+
+def _accuracy_cell(student: Student) -> str:
+    if not student.accuracy_checked:
+        return "skipped"
+    return "–" if student.accuracy is None else f"{student.accuracy:.2f} %"
+
+
+def _status(summary: Summary, student: Student) -> str:
+    parts = [f"not gradable: {student.cause}"] if student.cause else []
+    if student.name in summary.changed:
+        parts.append(f"file changed after grading ({summary.changed[student.name]})")
+    return "; ".join(parts)
+
+
+#: the pre-sorted views of the students table: key, label, sort key
+STUDENT_VIEWS: list[tuple[str, str, Any]] = [
+    ("score", "lowest score first", lambda s, sm: (s.score, s.name)),
+    ("name", "by name", lambda s, sm: (s.name.casefold(), s.name)),
+    ("accuracy", "best accuracy first", lambda s, sm: (-(s.accuracy if s.accuracy is not None else -1.0), s.name)),
+    ("similarity", "similarity flags first",
+     lambda s, sm: (not (sm.similar or {}).get(s.name), s.name)),
+    ("seconds", "slowest grading first", lambda s, sm: (-s.seconds, s.name)),
+]
+
+
+def _students_html(summary: Summary) -> str:
+    """The students table in pre-sorted views (CSS :target, no script): each name links to its feedback."""
+    ids = student_ids(summary)
+
+    def link(name: str) -> str:
+        return f'<a href="#{ids[name]}">{_e(name)}</a>' if name in ids else _e(name)
+
+    def similarity(name: str) -> str:
+        cell = summary.similarity_cell(name)
+        partners = (summary.similar or {}).get(name, [])
+        return ("flagged with " + ", ".join(link(p) for p in partners)) if partners else _e(cell)
+
+    rows = {s.name: (f'<tr><td>{link(s.name)}</td><td class="num">{s.score:g} / {s.max_score:g}</td>'
+                     f'<td class="num">{_e(_accuracy_cell(s))}</td><td>{similarity(s.name)}</td>'
+                     f'<td class="num">{s.seconds:.1f}</td><td class="msg">{_e(_status(summary, s))}</td>'
+                     f'<td class="msg">{_e(_losing(s))}</td></tr>')
+            for s in summary.data.students}
+    head = ('<tr><th>student</th><th class="num">score</th><th class="num">accuracy</th><th>similarity</th>'
+            '<th class="num">seconds</th><th>status</th><th>checks losing points</th></tr>')
+    menu = " · ".join(f'<a href="#students-by-{key}">{_e(label)}</a>' for key, label, _k in STUDENT_VIEWS)
+    tables = "".join(
+        f'<table class="data view{" default" if i == 0 else ""}" id="students-by-{key}">'
+        f'<caption>{_e(label)}</caption>{head}'
+        + "".join(rows[s.name] for s in sorted(summary.data.students, key=lambda s: order(s, summary)))
+        + "</table>" for i, (key, label, order) in enumerate(STUDENT_VIEWS))
+    return (f"<p>Sorted: {menu}. Each name links to the student's feedback below; accuracy and similarity "
+            f"say <i>skipped</i> where that check did not run.</p><div class=\"views\">{tables}</div>")
+
+
+def _not_gradable_html(summary: Summary) -> str:
+    ids = student_ids(summary)
+    if not summary.not_gradable:
+        return "<p>Every submission could be graded.</p>"
+    rows = "".join(f'<tr><td><a href="#{ids[s.name]}">{_e(s.name)}</a></td><td class="msg">{_e(s.cause)}</td></tr>'
+                   for s in sorted(summary.not_gradable, key=lambda s: (s.cause, s.name)))
+    return (f"<p>{len(summary.not_gradable)} submission{'s' if len(summary.not_gradable) != 1 else ''} could not "
+            "be graded at all (no file, empty, does not import, refused, or the skeleton as handed out): they "
+            "score 0 and are left out of the pass rates and diagnoses.</p>"
+            '<table class="data" id="not-gradable"><tr><th>student</th><th>why</th></tr>' + rows + "</table>")
+
+
+def _feedback_html(summary: Summary) -> str:
+    """One block per student (by name): score, status, similarity and what each check that lost points said."""
+    ids = student_ids(summary)
+    blocks = []
+    for s in sorted(summary.data.students, key=lambda s: (s.name.casefold(), s.name)):
+        lost = [] if s.cause else _lost(s)
+        table = ('<table class="data"><tr><th>check</th><th class="num">points</th><th>message</th></tr>' +
+                 "".join(f'<tr><td><code>{_e(c["name"])}</code></td><td class="num">{float(c["score"]):g} / '
+                         f'{float(c["max_score"]):g}</td><td class="msg">{_e(c.get("message") or "")}</td></tr>'
+                         for c in lost) + "</table>") if lost else "" if s.cause else "<p>Full marks.</p>"
+        status = _status(summary, s)
+        blocks.append(f'<div class="student" id="{ids[s.name]}"><h3>{_e(s.name)}</h3><p>{s.score:g} / '
+                      f"{s.max_score:g} points · accuracy {_e(_accuracy_cell(s))} · similarity "
+                      f"{_e(summary.similarity_cell(s.name))}"
+                      + (f' · <span class="warn">{_e(status)}</span>' if status else "") + f"</p>{table}</div>")
+    return "\n".join(blocks)
+
+
 def render_html(summary: Summary, similarity_html: str | None = None, title: str = "Class report") -> str:
     data = summary.data
     cards = "".join(f"<div class=\"card\"><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in summary.headline())
@@ -489,12 +653,15 @@ def render_html(summary: Summary, similarity_html: str | None = None, title: str
         hist += (f"<p>Mean {statistics.fmean(scores):.1f}, quartiles {quartiles[0]:g} / {quartiles[1]:g} / "
                  f"{quartiles[2]:g}, lowest {min(scores):g}, highest {max(scores):g}.</p>")
     sections.append(("Scores", hist))
+    sections.append(("Not gradable", _not_gradable_html(summary)))
     rows = "".join(
         f'<tr><td><code>{_e(c.name)}</code><br><span class="muted">{_e(c.title)}</span></td>'
         f'<td class="num">{c.points:g}</td><td class="num">{c.passed} / {c.graded}</td>'
         f'<td>{_bar(c.rate)}</td><td class="num">{c.rate:.0%}</td><td class="num">{c.mean:.2f}</td>'
         f'<td class="num">{c.losing}</td></tr>' for c in summary.stats)
-    sections.append(("Pass rate per check",
+    left_out = (f'<p class="muted">The {len(summary.not_gradable)} not-gradable submissions are left out of the '
+                f"pass rates and diagnoses.</p>" if summary.not_gradable else "")
+    sections.append(("Pass rate per check", left_out +
                      '<table class="data" id="pass-rates"><tr><th>check</th><th class="num">points</th>'
                      '<th class="num">passed</th><th></th><th class="num">rate</th><th class="num">mean points</th>'
                      '<th class="num">students losing points</th></tr>' + rows + "</table>"))
@@ -549,24 +716,26 @@ def render_html(summary: Summary, similarity_html: str | None = None, title: str
                      ", ".join(f"<b>{_e(level)}</b> for {n} student{'s' if n != 1 else ''}"
                                for level, n in levels.most_common()) + ".</p>"))
     if similarity_html is not None:
-        sections.append(("Similarity (instructor only)", similarity_html))
-    lost = {s.name: [c for c in s.checks if float(c["score"]) < float(c["max_score"])] for s in data.students}
-    rows = "".join(f'<tr><td>{_e(s.name)}</td><td class="num">{s.score:g} / {s.max_score:g}</td>'
-                   f'<td class="num">{"" if s.accuracy is None else f"{s.accuracy:.2f} %"}</td>'
-                   f'<td class="num">{s.seconds:.1f}</td>'
-                   f'<td class="msg">{_e(", ".join(c["name"] for c in lost[s.name]))}</td></tr>'
-                   for s in sorted(data.students, key=lambda s: (s.score, s.name)))
-    sections.append(("Students", '<details><summary>every student, lowest score first</summary>'
-                     '<table class="data" id="students"><tr><th>student</th><th class="num">score</th>'
-                     '<th class="num">accuracy</th><th class="num">seconds</th><th>checks losing points</th></tr>'
-                     + rows + "</table></details>"))
+        changed = ""
+        if summary.changed:
+            changed = ('<p class="warn" id="changed-since-grading"><b>Changed after grading</b>, not compared '
+                       "(the file in the submissions folder is not the one graded; regrade or restore it): " +
+                       "; ".join(f"{_e(n)}: {_e(why)}" for n, why in sorted(summary.changed.items())) + ".</p>")
+        sections.append(("Similarity (instructor only)", changed + similarity_html))
+    sections.append(("Students", _students_html(summary)))
+    sections.append(("Feedback per student", _feedback_html(summary)))
     lead = f'<div class="cards">{cards}</div>'
+    if summary.warnings:
+        lead += ('<div class="warn" id="warnings"><b>Warnings:</b><ul>' +
+                 "".join(f"<li>{_e(w)}</li>" for w in summary.warnings) + "</ul></div>")
     return page(title, sections, lead)
 
 
 def render_markdown(summary: Summary, similarity: Any = None, title: str = "Class report") -> str:
+    ids = student_ids(summary)
     lines = [f"# {title}", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.headline()] + [""]
+    lines += [line for w in summary.warnings for line in (f"> **Warning:** {markdown_cell(w)}", "")]
     scores = summary.scores
     if scores:
         top = max(s.max_score for s in summary.data.students)
@@ -574,7 +743,19 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
         counts = Counter(min(9, int(x // width)) if width else 0 for x in scores)
         lines += ["## Scores", "", "| score | students |", "|---|---:|"]
         lines += [f"| {i * width:g}–{(i + 1) * width:g} | {counts.get(i, 0)} |" for i in range(10)] + [""]
-    lines += ["## Pass rate per check", "", "| check | points | passed | rate | students losing points |",
+    lines += ["## Not gradable", ""]
+    if summary.not_gradable:
+        lines += [f"{len(summary.not_gradable)} submissions could not be graded at all; left out of the pass rates "
+                  "and diagnoses.", "", "| student | why |", "|---|---|"]
+        lines += [f"| {markdown_cell(s.name)} | {markdown_cell(s.cause)} |"
+                  for s in sorted(summary.not_gradable, key=lambda s: (s.cause, s.name))]
+    else:
+        lines.append("Every submission could be graded.")
+    lines.append("")
+    lines += ["## Pass rate per check", ""]
+    if summary.not_gradable:
+        lines += [f"The {len(summary.not_gradable)} not-gradable submissions are left out.", ""]
+    lines += ["| check | points | passed | rate | students losing points |",
               "|---|---:|---:|---:|---:|"]
     lines += [f"| `{c.name}` | {c.points:g} | {c.passed}/{c.graded} | {c.rate:.0%} | {c.losing} |" for c in summary.stats]
     lines += ["", "## Most frequent diagnoses", "", "| students | check | diagnosis |", "|---:|---|---|"]
@@ -603,7 +784,26 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
         lines.append(f"{len(flagged)} flagged pairs among {len(similarity.submissions)} submissions" +
                      (":" if flagged else "."))
         lines += [f"- {p.a} ↔ {p.b}: {p.score_a:.0%} / {p.score_b:.0%} ({p.matched_tokens} tokens)" for p in flagged[:50]]
-    return "\n".join(lines) + "\n"
+    if summary.changed:
+        lines += ["", f"**Changed after grading** (not compared): " +
+                  ", ".join(f"{n} ({why})" for n, why in sorted(summary.changed.items())) + "."]
+    lines += ["", "## Students", "", "Lowest score first; accuracy and similarity say *skipped* where the check did "
+              "not run.", "", "| student | score | accuracy | similarity | seconds | status | checks losing points |",
+              "|---|---:|---:|---|---:|---|---|"]
+    lines += [f"| [{markdown_cell(s.name)}](#{ids[s.name]}) | {s.score:g} / {s.max_score:g} | {_accuracy_cell(s)} | "
+              f"{markdown_cell(summary.similarity_cell(s.name))} | {s.seconds:.1f} | "
+              f"{markdown_cell(_status(summary, s))} | {_losing(s)} |"
+              for s in sorted(summary.data.students, key=lambda s: (s.score, s.name))]
+    lines += ["", "## Feedback per student", ""]
+    for s in sorted(summary.data.students, key=lambda s: (s.name.casefold(), s.name)):
+        lines += [f'<a id="{ids[s.name]}"></a>', "", f"### {markdown_cell(s.name)}", "",
+                  f"{s.score:g} / {s.max_score:g} points; accuracy {_accuracy_cell(s)}; similarity "
+                  f"{summary.similarity_cell(s.name)}" + (f"; {_status(summary, s)}" if _status(summary, s) else ""), ""]
+        lines += [f"- `{c['name']}` {float(c['score']):g} / {float(c['max_score']):g}: "
+                  f"{markdown_cell(c.get('message') or '')}" for c in ([] if s.cause else _lost(s))]
+        lines += [] if s.cause or _lost(s) else ["Full marks."]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 # ----------------------------------------------------------------------------- command
@@ -626,10 +826,27 @@ def _submission_folders(data: ClassData, grades_dir: Path, submissions: Path | N
     return folders
 
 
+def changed_since_grading(data: ClassData, folders: dict[str, Path]) -> dict[str, str]:
+    """student -> why the file now in its folder is not the one graded (the sha256 the batch stored differs)."""
+    from .batch import file_hash
+
+    changed = {}
+    for student in data.students:
+        folder = folders.get(student.name)
+        if folder is None or not student.sha256:
+            continue
+        now = file_hash(folder)
+        if now != student.sha256:
+            changed[student.name] = ("mlp.py is gone" if now == "missing" else
+                                     f"sha256 {now[:12]}… now, {student.sha256[:12]}… graded")
+    return changed
+
+
 def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = None,
           skeletons: list[Path] | None = None, similarity: bool = True, config: dict | None = None,
-          similarity_options: dict | None = None) -> dict[str, Path]:
-    """Write the report files; return {'html', 'markdown'[, 'similarity']} -> path."""
+          similarity_options: dict | None = None, warnings: list[str] | None = None) -> dict[str, Path]:
+    """Write the report files; return {'html', 'markdown'[, 'similarity']} -> path; ``warnings`` gets what
+    the report warns about (checks skipped, files changed after grading)."""
     from ..config import load_config
 
     config = config or load_config()
@@ -638,6 +855,17 @@ def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = 
     folders = _submission_folders(data, grades_dir, submissions) if (similarity or submissions) else {}
     expected = list(folders) if submissions is not None else []
     summary = summarise(data, [list(t) for t in config["accuracy"]["tiers"]], expected)
+    summary.changed = changed_since_grading(data, folders)
+    from .lms import grading_gaps
+
+    summary.warnings = grading_gaps({s.name: [c["name"] for c in s.checks] for s in data.students},
+                                    [s.max_score for s in data.students], config)
+    if summary.changed:
+        summary.warnings.append(f"{len(summary.changed)} submissions changed after grading, left out of the "
+                                f"similarity check: {', '.join(sorted(summary.changed))}")
+    if warnings is not None:
+        warnings.extend(summary.warnings)
+    folders = {name: folder for name, folder in folders.items() if name not in summary.changed}
     sim = sim_html = None
     written: dict[str, Path] = {}
     out.mkdir(parents=True, exist_ok=True)
@@ -647,6 +875,11 @@ def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = 
         if len(folders) >= 2:
             sim = sim_mod.run(folders, skeletons, **(similarity_options or {}))
             sim_html = sim_mod.section_html(sim)
+            summary.compared = {name for name, sub in sim.submissions.items() if not sub.error}
+            summary.similar = {}
+            for pair in sim.flagged:
+                summary.similar.setdefault(pair.a, []).append(pair.b)
+                summary.similar.setdefault(pair.b, []).append(pair.a)
             written["similarity"] = out / "similarity.json"
             written["similarity"].write_text(json.dumps(sim.to_dict(), indent=1), encoding="utf-8")
         else:
@@ -685,7 +918,11 @@ def main(argv: list[str]) -> int:
     if args.submissions is not None and not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
     options = {k: v for k, v in (("threshold", args.threshold), ("max_share", args.max_share)) if v is not None}
-    written = build(args.grades, args.out, args.submissions, args.skeleton, not args.no_similarity, config, options)
+    warnings: list[str] = []
+    written = build(args.grades, args.out, args.submissions, args.skeleton, not args.no_similarity, config, options,
+                    warnings)
     for kind, path in written.items():
         print(f"{kind}: {path}")
+    for warning in warnings:
+        print(f"mlp-grade report: warning: {warning}", file=sys.stderr)
     return 0

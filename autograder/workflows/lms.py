@@ -39,7 +39,15 @@ named after the assignment. On import, map the identifier column to
 "email address" / "username" / "idnumber" under *Identify user by*, and the
 grade column to the grade item (or *new grade item*).
 
-Scores are the grader's totals, rescaled to ``--points-possible`` when given.
+Scores are the grader's totals, rescaled to ``--points-possible`` (positive) when given.
+
+**Refused** (exit 2, nothing written): a roster without students, two roster
+rows with the same LMS identifier (``canvas_id``, ``sis_user_id``,
+``sis_login_id``, ``email``, ``username`` or ``idnumber``: one student's grade
+would overwrite the other's on import), ``--points-possible`` of 0 or less.
+**Warned** (stderr): results graded with checks left out (``--only``, the
+config's ``skip``) or out of a maximum other than the config's total: the
+``Points Possible`` row would otherwise carry that smaller maximum silently.
 """
 from __future__ import annotations
 
@@ -50,9 +58,12 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from .batch import SAFE, write_atomic
 
+#: roster columns that identify a student in the LMS: two rows may not share a value
+LMS_IDS = ("canvas_id", "sis_user_id", "sis_login_id", "email", "username", "idnumber")
 ROSTER_COLUMNS = ("student", "name", "canvas_id", "sis_user_id", "sis_login_id", "section", "email", "username",
                   "idnumber")
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -70,6 +81,8 @@ class Grade:
     score: float | None
     max_score: float
     grader_error: bool = False
+    #: the names of the checks that were run
+    checks: tuple[str, ...] = ()
 
 
 @dataclass
@@ -101,7 +114,38 @@ def read_roster(path: Path) -> list[dict]:
             seen.add(key)
             row["student"] = key
             rows.append(row)
+    if not rows:
+        raise RosterError(f"{path}: the roster lists no student: nothing to export")
+    owner: dict[tuple[str, str], str] = {}
+    for row in rows:
+        for column in LMS_IDS:
+            value = row.get(column, "")
+            key = (column, value.casefold() if column in ("email", "sis_login_id", "username") else value)
+            if value and owner.setdefault(key, row["student"]) != row["student"]:
+                raise RosterError(f"{path}: students {owner[key]!r} and {row['student']!r} have the same "
+                                  f"{column} {value!r}: one grade would overwrite the other in the LMS")
     return rows
+
+
+def grading_gaps(grades: Mapping[str, Iterable[str]], max_scores: Iterable[float], config: dict) -> list[str]:
+    """Why the results' totals are not the assignment's points: checks not run (``--only``, ``skip``) and a
+    maximum other than the config's total. ``grades``: student -> names of the checks in its result."""
+    from ..grading import select
+
+    expected = {c.name for c in select("graded")}
+    total = float(sum(config["points"].get(name, 0) for name in expected))
+    warnings = []
+    left_out = sorted(expected - {name for checks in grades.values() for name in checks})
+    if grades and left_out:
+        warnings.append(f"checks skipped in grading (not in any result): {', '.join(left_out)}")
+    partial = sorted(s for s, checks in grades.items() if expected - set(checks) - set(left_out))
+    if partial:
+        warnings.append(f"{len(partial)} results miss checks that others have: {', '.join(partial)}")
+    tops = sorted({round(float(m), 4) for m in max_scores})
+    if tops and tops != [round(total, 4)]:
+        warnings.append(f"the results are out of {' / '.join(_number(t) for t in tops)} points, the config's "
+                        f"total is {_number(total)}")
+    return warnings
 
 
 def read_grades(grades_dir: Path) -> dict[str, Grade]:
@@ -114,7 +158,8 @@ def read_grades(grades_dir: Path) -> dict[str, Grade]:
             data = json.loads(path.read_text(encoding="utf-8"))
             student = str(data.get("student") or path.stem)
             errors = any(c.get("status") == "error" for c in data.get("checks", []))
-            grades[student] = Grade(student, float(data["score"]), float(data["max_score"]), errors)
+            grades[student] = Grade(student, float(data["score"]), float(data["max_score"]), errors,
+                                    tuple(str(c["name"]) for c in data.get("checks", [])))
         except (OSError, ValueError, KeyError, TypeError):
             grades[path.stem] = Grade(path.stem, None, 0.0, True)
     return grades
@@ -195,6 +240,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--points-possible", type=float, help="rescale the totals to this many points")
     parser.add_argument("--moodle-id", choices=sorted(MOODLE_IDS), help="Moodle identifier column (default: the "
                         "first of email, username, idnumber the roster has)")
+    parser.add_argument("--config", help="the grading config the batch used (for its total points)")
     parser.add_argument("--missing", choices=["skip", "zero"], default="skip",
                         help="students of the roster without a result: left out (default) or 0")
     args = parser.parse_args(argv)
@@ -202,9 +248,18 @@ def main(argv: list[str]) -> int:
         parser.error("nothing to write: pass --canvas FILE and/or --moodle FILE")
     if not (args.grades / "results").is_dir():
         parser.error(f"{args.grades / 'results'} does not exist: pass the --out folder of mlp-grade batch")
+    if args.points_possible is not None and not args.points_possible > 0:
+        parser.error(f"--points-possible {args.points_possible:g}: must be more than 0")
+    from ..config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        parser.error(str(exc))
     try:
         roster = read_roster(args.roster)
-        export = match(read_grades(args.grades), roster, args.points_possible, args.missing)
+        grades = read_grades(args.grades)
+        export = match(grades, roster, args.points_possible, args.missing)
         texts = {}
         if args.canvas:
             texts[args.canvas] = canvas_csv(export, args.assignment, args.canvas_assignment_id)
@@ -217,6 +272,10 @@ def main(argv: list[str]) -> int:
         write_atomic(path, text, newline="")  # the CSV's own CRLF line ends
         print(f"wrote {path}")
     warn = "mlp-grade lms-export: warning:"
+    scored = [g for g in grades.values() if g.score is not None]
+    for gap in grading_gaps({g.student: g.checks for g in scored}, [g.max_score for g in scored], config):
+        print(f"{warn} {gap}: Points Possible is {_number(export.points_possible)}; regrade the full assignment "
+              "or pass --points-possible deliberately", file=sys.stderr)
     if export.not_in_roster:
         print(f"{warn} {len(export.not_in_roster)} graded students are not in the roster, left out: "
               f"{', '.join(export.not_in_roster)}", file=sys.stderr)
