@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -146,3 +148,65 @@ def test_roster_names_are_the_batch_folder_names(tmp_path):
     roster.write_text("student,email\nKim Min-su,kim@uni.example\n")
     export = lms.match(lms.read_grades(tmp_path / "grades"), lms.read_roster(roster))
     assert [(row["email"], grade.score) for row, grade in export.rows] == [("kim@uni.example", 40.0)]
+
+
+# ----------------------------------------------------------------------------- integrity, through the command
+
+
+def export(grades, *args: str) -> subprocess.CompletedProcess:
+    """``mlp-grade lms-export`` in a subprocess, as the instructor runs it."""
+    return subprocess.run([sys.executable, "-m", "autograder", "lms-export", str(grades / "grades"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_export_refuses_what_would_lose_or_overwrite_grades(tmp_path, grades):
+    canvas = tmp_path / "c.csv"
+    duplicated = tmp_path / "duplicated.csv"  # cy was given ben's Canvas id: ben's grade would be cy's
+    duplicated.write_text(ROSTER.replace("Young, Cy\",103", "Young, Cy\",102"))
+    run = export(grades, "--roster", str(duplicated), "--canvas", str(canvas))
+    assert run.returncode == 2 and "'ben' and 'cy' have the same canvas_id '102'" in run.stderr
+    duplicated.write_text(ROSTER.replace("dee@uni.example,dee,", "ADA@uni.example,dee,"))  # emails ignore case
+    run = export(grades, "--roster", str(duplicated), "--moodle", str(canvas))
+    assert run.returncode == 2 and "'ada' and 'dee' have the same email 'ADA@uni.example'" in run.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text(ROSTER.splitlines()[0] + "\n")
+    run = export(grades, "--roster", str(empty), "--canvas", str(canvas))
+    assert run.returncode == 2 and "the roster lists no student" in run.stderr
+    for points in ("0", "-5"):
+        run = export(grades, "--roster", str(grades / "roster.csv"), "--canvas", str(canvas), "--points-possible",
+                     points)
+        assert run.returncode == 2 and f"--points-possible {points}: must be more than 0" in run.stderr
+    assert not canvas.exists()
+
+
+def test_the_export_warns_when_checks_were_skipped(tmp_path, grades):
+    canvas = tmp_path / "c.csv"
+    run = export(grades, "--roster", str(grades / "roster.csv"), "--canvas", str(canvas))
+    assert run.returncode == 0 and canvas.exists()
+    # make_result grades 6 of the checks (40 points of the default config's 100)
+    skipped = next(line for line in run.stderr.splitlines() if "checks skipped in grading" in line)
+    assert "interface.make_labels_onehot, interface.SoftmaxCrossEntropy" in skipped and "interface.MLP" not in skipped
+    assert "the results are out of 40 points, the config's total is 100: Points Possible is 40" in run.stderr
+    # graded in full: no warning
+    from autograder.config import load_config
+    from autograder.grading import select
+
+    points = load_config()["points"]
+    full = {name: float(points[name]) for name in (c.name for c in select("graded"))}
+    for path in (grades / "grades" / "results").glob("*.json"):
+        result = json.loads(path.read_text())
+        result["checks"] = [{"name": n, "score": p, "max_score": p, "status": "passed", "message": ""}
+                            for n, p in full.items()]
+        result["score"] = result["max_score"] = sum(full.values())
+        path.write_text(json.dumps(result))
+    run = export(grades, "--roster", str(grades / "roster.csv"), "--canvas", str(canvas))
+    assert run.returncode == 0 and "skipped" not in run.stderr and "config's total" not in run.stderr, run.stderr
+    # one student regraded with --only: named
+    path = grades / "grades" / "results" / "ben.json"
+    result = json.loads(path.read_text())
+    result["checks"] = result["checks"][:5]
+    result["score"] = result["max_score"] = 5.0
+    path.write_text(json.dumps(result))
+    run = export(grades, "--roster", str(grades / "roster.csv"), "--canvas", str(canvas))
+    assert "1 results miss checks that others have: ben" in run.stderr
+    assert "the results are out of 5 / 100 points" in run.stderr

@@ -132,10 +132,12 @@ def grading_gaps(grades: Mapping[str, Iterable[str]], max_scores: Iterable[float
     maximum other than the config's total. ``grades``: student -> names of the checks in its result."""
     from ..grading import select
 
-    expected = {c.name for c in select("graded")}
-    total = float(sum(config["points"].get(name, 0) for name in expected))
+    order = [c.name for c in select("graded")]
+    expected = set(order)
+    total = float(sum(config["points"].get(name, 0) for name in order))
     warnings = []
-    left_out = sorted(expected - {name for checks in grades.values() for name in checks})
+    ran = {name for checks in grades.values() for name in checks}
+    left_out = [name for name in order if name not in ran]
     if grades and left_out:
         warnings.append(f"checks skipped in grading (not in any result): {', '.join(left_out)}")
     partial = sorted(s for s, checks in grades.items() if expected - set(checks) - set(left_out))
