@@ -8,6 +8,7 @@ into one diagnosis, timeouts and grader errors are listed.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from html.parser import HTMLParser
@@ -251,8 +252,9 @@ def test_the_markdown_summary(report):
 
 def test_the_students_table_lists_everyone_lowest_first(report):
     _grades, _html, page, _md = report
-    rows = page.rows["students"][1:]
-    assert len(rows) == 12 and rows[0][0] == "hal" and "forward.shape" in rows[0][4]
+    rows = page.rows["students-by-score"][1:]
+    assert len(rows) == 12 and rows[0][0] == "hal" and "forward.shape" in rows[0][6]
+    assert rows[0][2] == "–" and rows[0][3] == "skipped"  # no accuracy (timed out); --no-similarity
 
 
 def test_the_report_holds_the_similarity_section_for_the_instructor(tmp_path):
@@ -269,6 +271,7 @@ def test_the_report_holds_the_similarity_section_for_the_instructor(tmp_path):
         (subs / student / "mlp.py").write_text(text)
         result = make_result(student)
         result["submission"] = str(subs / student)
+        result["sha256"] = hashlib.sha256(text.encode()).hexdigest()  # as graded
         (results / f"{student}.json").write_text(json.dumps(result))
     written = class_report.build(tmp_path / "grades", config=load_config())  # folders from the results
     html = written["html"].read_text()
@@ -304,6 +307,7 @@ def test_report_of_a_real_batch(tmp_path):
     assert "The accuracy check was not run" in html
     diagnoses = page.rows["diagnoses"][1:]
     assert any(r[1] == "train.learning_rate" and "learning rate is ignored" in r[2] for r in diagnoses)
-    assert any("not implemented" in r[2] for r in diagnoses)  # the stub
+    assert not any("not implemented" in r[2] for r in diagnoses)  # the stub: not gradable, listed apart
+    assert any(row[1] == class_report.SKELETON_CAUSE for row in page.rows["not-gradable"][1:])
     assert page.ids["score-histogram"][0] == "img"
     assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?\s*(https?:)?//", html)
