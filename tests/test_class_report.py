@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_module
 import json
 import re
+import subprocess
+import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -308,6 +312,173 @@ def test_report_of_a_real_batch(tmp_path):
     diagnoses = page.rows["diagnoses"][1:]
     assert any(r[1] == "train.learning_rate" and "learning rate is ignored" in r[2] for r in diagnoses)
     assert not any("not implemented" in r[2] for r in diagnoses)  # the stub: not gradable, listed apart
-    assert any(row[1] == class_report.SKELETON_CAUSE for row in page.rows["not-gradable"][1:])
+    assert any(row[1] == class_report.SKELETON_CAUSE for row in page.rows["not-gradable-list"][1:])
     assert page.ids["score-histogram"][0] == "img"
     assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?\s*(https?:)?//", html)
+
+
+# ----------------------------------------------------------------------------- integrity and drill-down, as run
+
+
+def mlp_grade(*args: str) -> subprocess.CompletedProcess:
+    """``mlp-grade`` in a subprocess, as the instructor runs it."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_a_file_changed_after_grading_is_marked_and_not_compared(tmp_path):
+    """bob was graded on the skeleton, then put a copy of ann's solution in his folder: the report must not
+    flag ann for a file nobody graded, and must say so."""
+    subs, results = tmp_path / "submitted", tmp_path / "grades" / "results"
+    results.mkdir(parents=True)
+    graded = {"ann": SOLUTION.read_text(), "bob": RELEASE.read_text(),
+              "cat": (Path(__file__).parent / "alternatives" / "layers.py").read_text()}
+    for student, text in graded.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / "mlp.py").write_text(text)
+        result = make_result(student)
+        result["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+        (results / f"{student}.json").write_text(json.dumps(result))
+    (subs / "bob" / "mlp.py").write_text(SOLUTION.read_text())  # after grading
+    run = mlp_grade("report", str(tmp_path / "grades"), "--submissions", str(subs))
+    assert run.returncode == 0, run.stderr
+    assert "1 submissions changed after grading, left out of the similarity check: bob" in run.stderr
+    html = (tmp_path / "grades" / "report" / "class_report.html").read_text()
+    page = parse(html)
+    assert page.ids["changed-since-grading"][0] == "p" and "bob: sha256" in html
+    assert not [row for row in page.rows.get("similarity-pairs", [])[1:] if row[-1] == "flagged"]
+    bob = next(row for row in page.rows["students-by-name"][1:] if row[0] == "bob")
+    assert bob[3] == "not compared" and bob[5].startswith("file changed after grading")
+    assert "**Changed after grading** (not compared): bob" in (tmp_path / "grades" / "report" /
+                                                              "class_report.md").read_text()
+
+
+PROBE = """<!DOCTYPE html><html><body><pre id="out"></pre><script>
+var shown = {};
+function look(frame) {
+  try { see(frame); } catch (e) { document.getElementById('out').textContent = 'ERROR ' + e; }
+}
+function see(frame) {
+  var d = frame.contentDocument, r = {hash: frame.src.split('#')[1] || '', views: {}, ids: [], links: [],
+          notGradable: [], diagnoses: [], passRates: []};
+  d.querySelectorAll('[id]').forEach(function (e) { r.ids.push(e.id); });
+  d.querySelectorAll('table.view').forEach(function (t) {
+    r.views[t.id] = {display: getComputedStyle(t).display,
+                     rows: Array.from(t.querySelectorAll('tr')).slice(1).map(function (tr) {
+                       return Array.from(tr.cells).map(function (c) { return c.innerText.trim(); }); })};
+  });
+  d.querySelectorAll('#students a[href^="#student-"]').forEach(function (a) {
+    var target = d.getElementById(a.getAttribute('href').slice(1));
+    r.links.push([a.innerText, target ? target.querySelector('h3').innerText : null]);
+  });
+  var ng = d.getElementById('not-gradable-list');
+  if (ng && getComputedStyle(ng).display !== 'none')
+    Array.from(ng.rows).slice(1).forEach(function (tr) { r.notGradable.push([tr.cells[0].innerText, tr.cells[1].innerText]); });
+  Array.from(d.getElementById('diagnoses').rows).slice(1).forEach(function (tr) {
+    r.diagnoses.push([tr.cells[0].innerText, tr.cells[1].innerText, tr.cells[2].innerText]); });
+  Array.from(d.getElementById('pass-rates').rows).slice(1).forEach(function (tr) {
+    r.passRates.push([tr.cells[0].innerText.split('\\n')[0], tr.cells[2].innerText]); });
+  shown[r.hash] = r;
+  if (Object.keys(shown).length === FRAMES) document.getElementById('out').textContent = JSON.stringify(shown);
+}
+</script>FRAMES_HTML</body></html>"""
+
+
+def in_chromium(report: Path, hashes: list[str]) -> dict:
+    """What a real headless Chromium shows of ``report`` opened at each of ``hashes`` (computed styles
+    included): a probe page frames it and writes what it sees into its own DOM, which Chromium dumps."""
+    from benchmarks.render_report import chromium
+
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium (apt-get install -y chromium)")
+    frames = "".join(f'<iframe onload="look(this)" src="{report.name}{"#" + h if h else ""}"></iframe>' for h in hashes)
+    probe = report.with_name("probe.html")
+    probe.write_text(PROBE.replace("FRAMES_HTML", frames).replace("FRAMES", str(len(hashes))))
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+                              "--virtual-time-budget=10000", f"--user-data-dir={profile}", "--dump-dom",
+                              probe.resolve().as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1) and not found.group(1).startswith("ERROR"), dom[-2000:]
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """A small class graded by mlp-grade batch (fast checks) and reported by mlp-grade report, in subprocesses:
+    the reference, the same ReLU bug made by two students (one copied and disguised it), a disguised copy of
+    the reference, and four submissions that cannot be graded (no file, the skeleton, empty, failing import)."""
+    from test_buggy_variants import VARIANTS
+    from test_similarity import disguise
+
+    from conftest import mutate
+
+    root = tmp_path_factory.mktemp("graded")
+    subs, out = root / "submitted", root / "out"
+    solution = SOLUTION.read_text()
+    relu = mutate(solution, VARIANTS["relu_mask_missing"][0])
+    texts = {"ref": solution, "relu_a": relu, "relu_b": disguise(relu, seed=11), "copy": disguise(solution, seed=12),
+             "stub": RELEASE.read_text(), "empty": "", "broken": "import numpy as np\nraise RuntimeError('oops')\n"}
+    for student, text in texts.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / "mlp.py").write_text(text)
+    (subs / "nofile").mkdir()
+    config = root / "fast.toml"
+    config.write_text('[grader]\nskip = ["accuracy", "train"]\n')
+    batch = mlp_grade("batch", str(subs), "--jobs", "2", "--out", str(out), "--config", str(config))
+    assert batch.returncode == 0, batch.stderr
+    report = mlp_grade("report", str(out), "--submissions", str(subs), "--config", str(config))
+    assert report.returncode == 0, report.stderr
+    return out / "report", batch.stderr, report.stderr
+
+
+def test_the_progress_bar_counts_what_it_says(graded_class):
+    _folder, batch_err, _report_err = graded_class
+    assert "6 below full marks" in batch_err and "failed" not in batch_err  # ref and copy have full marks
+
+
+def test_the_drill_down_in_a_real_browser(graded_class):
+    folder, _batch_err, report_err = graded_class
+    assert "checks skipped in grading" in report_err  # accuracy and train: the instructor is told
+    seen = in_chromium(folder / "class_report.html", ["", "students-by-name"])
+    default, by_name = seen[""], seen["students-by-name"]
+    # no id twice (one section "students", its tables "students-by-...")
+    assert len(default["ids"]) == len(set(default["ids"])), sorted(i for i in default["ids"]
+                                                                   if default["ids"].count(i) > 1)
+    # the not-gradable group, apart, with its causes; out of the pass rates (4 gradable students)
+    causes = dict(default["notGradable"])
+    assert sorted(causes) == ["broken", "empty", "nofile", "stub"]
+    assert causes["stub"] == class_report.SKELETON_CAUSE and "RuntimeError: oops" in causes["broken"]
+    assert "mlp.py is empty" in causes["empty"] and "no mlp.py found" in causes["nofile"]
+    assert {graded.split(" / ")[1] for _check, graded in default["passRates"]} == {"4"}
+    # one row per cause: the ReLU bug costs three gradient checks, one row for both students
+    relu = [row for row in default["diagnoses"] if "ReLU mask is missing" in row[2]]
+    assert len(relu) == 1 and relu[0][0] == "2", default["diagnoses"]
+    assert not [row for row in default["diagnoses"] if row[1] in ("gradient.correctness", "gradient.realistic")]
+    assert not [row for row in default["diagnoses"] if "not implemented" in row[2] or "empty" in row[2]]
+    # the students table: one view shown at a time, sorted as labelled, every name a link to its feedback
+    shown = [v for v, t in default["views"].items() if t["display"] != "none"]
+    assert shown == ["students-by-score"], default["views"].keys()
+    scores = [float(row[1].split(" / ")[0]) for row in default["views"]["students-by-score"]["rows"]]
+    assert scores == sorted(scores) and len(scores) == 8
+    assert [v for v, t in by_name["views"].items() if t["display"] != "none"] == ["students-by-name"]
+    names = [row[0] for row in by_name["views"]["students-by-name"]["rows"]]
+    assert names == sorted(names) == sorted(["ref", "relu_a", "relu_b", "copy", "stub", "empty", "broken", "nofile"])
+    assert all(name == target for name, target in default["links"]) and \
+        {name for name, _target in default["links"]} == set(names)
+    rows = {row[0]: row for row in by_name["views"]["students-by-name"]["rows"]}
+    # the single-bug files are the reference with one line changed: copies of it too
+    assert rows["copy"][3] == "flagged with ref, relu_a, relu_b" and rows["nofile"][3] == "not compared"
+    assert rows["empty"][3] == "none"
+    assert {row[2] for row in rows.values()} == {"skipped"}  # the accuracy check was skipped
+    assert rows["stub"][5].startswith("not gradable")
+
+
+def test_the_markdown_summary_has_the_same_sections(graded_class):
+    folder, _batch_err, _report_err = graded_class
+    md = (folder / "class_report.md").read_text()
+    html = (folder / "class_report.html").read_text()
+    sections = re.findall(r"^## (.+)$", md, re.M)
+    assert set(sections) <= set(re.findall(r"<h2>(.+?)</h2>", html)) and len(sections) >= 9, sections
+    assert "| stub | nothing implemented" in md and "## Feedback per student" in md
+    assert re.search(r"^\| \[copy\]\(#student-copy\) \| (\d+) / \1 \| skipped \| ref, relu_a, relu_b \|", md, re.M)

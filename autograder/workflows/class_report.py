@@ -621,7 +621,7 @@ def _not_gradable_html(summary: Summary) -> str:
     return (f"<p>{len(summary.not_gradable)} submission{'s' if len(summary.not_gradable) != 1 else ''} could not "
             "be graded at all (no file, empty, does not import, refused, or the skeleton as handed out): they "
             "score 0 and are left out of the pass rates and diagnoses.</p>"
-            '<table class="data" id="not-gradable"><tr><th>student</th><th>why</th></tr>' + rows + "</table>")
+            '<table class="data" id="not-gradable-list"><tr><th>student</th><th>why</th></tr>' + rows + "</table>")
 
 
 def _feedback_html(summary: Summary) -> str:
@@ -880,6 +880,7 @@ def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = 
             for pair in sim.flagged:
                 summary.similar.setdefault(pair.a, []).append(pair.b)
                 summary.similar.setdefault(pair.b, []).append(pair.a)
+            summary.similar = {name: sorted(partners) for name, partners in summary.similar.items()}
             written["similarity"] = out / "similarity.json"
             written["similarity"].write_text(json.dumps(sim.to_dict(), indent=1), encoding="utf-8")
         else:
