@@ -374,5 +374,12 @@ def loading(args) -> dict:
     return {"from_gz_s": gz, "from_cache_s": cached}
 
 
+def similarity(args) -> dict:
+    """Disguised copies flagged, independent solutions not (``benchmarks/similarity.py``)."""
+    from . import similarity as bench
+
+    return bench.run(args)
+
+
 BENCHMARKS = {"grading": grading, "accuracy": accuracy, "training": training, "gradcheck": gradcheck,
-              "batch": batch, "loading": loading}
+              "batch": batch, "loading": loading, "similarity": similarity}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy as copy_module
 import io
 import random
 import tokenize
@@ -62,6 +63,215 @@ def disguise(source: str, seed: int = 0) -> str:
             lines.append(line[: len(line) - len(stripped)] + rng.choice(COMMENTS))
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- more disguises (benchmarks.similarity)
+
+
+def _parse_functions(tree: ast.Module):
+    """(owner class or None, function) for every top-level function and method."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield None, node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    yield node, item
+
+
+def dead_code(source: str, seed: int = 0) -> str:
+    """Padding: ``if False:`` blocks holding copies of real statements, ``_ = 0`` and bare names between
+    statements, ``pass``, unused helper functions and methods."""
+    rng = random.Random(seed)
+    tree = ast.parse(source)
+    for owner, function in list(_parse_functions(tree)):
+        body, padded = function.body, []
+        for stmt in body:
+            padded.append(stmt)
+            roll = rng.random()
+            if roll < 0.25:
+                padded.append(ast.parse(f"_ = {rng.randint(0, 9)}").body[0])
+            elif roll < 0.4:
+                padded.append(ast.If(ast.Constant(False), [copy_module.deepcopy(rng.choice(body))], []))
+            elif roll < 0.5:
+                padded.append(ast.Expr(ast.Name(function.args.args[0].arg if function.args.args else "None",
+                                                ast.Load())))
+            elif roll < 0.6:
+                padded.append(ast.Pass())
+        if isinstance(padded[-1], (ast.Return, ast.Raise)) is False and rng.random() < 0.5:
+            padded.append(ast.Pass())
+        function.body = padded
+        if owner is not None and rng.random() < 0.5:
+            owner.body.append(ast.parse(f"def _unused_{function.name}(self, values):\n"
+                                        "    total = np.abs(values).sum(axis=0)\n"
+                                        "    return total / (np.max(total) + 1e-12)\n").body[0])
+    for i in range(2):
+        tree.body.append(ast.parse(f"def _spare_{i}(x, scale={i + 2}):\n    y = np.tanh(x) * scale\n"
+                                   f"    z = y - y.mean(axis=0)\n    return z / (z.std() + 1e-8)\n").body[0])
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+class _Respell(ast.NodeTransformer):
+    """numpy's other spellings: ``np.dot`` / ``.dot`` for ``@``, ``np.sum(x)`` for ``x.sum()``,
+    ``np.transpose`` for ``.T``, ``len`` for ``.shape[0]``, ``a = a + b`` for ``a += b``, ``0 < z``."""
+
+    def __init__(self, rng: random.Random, np_name: str):
+        self.rng, self.np = rng, np_name
+
+    def _np(self, attr: str) -> ast.Attribute:
+        return ast.Attribute(ast.Name(self.np, ast.Load()), attr, ast.Load())
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.MatMult):
+            if self.rng.random() < 0.5:
+                return ast.Call(self._np("dot"), [node.left, node.right], [])
+            return ast.Call(ast.Attribute(node.left, "dot", ast.Load()), [node.right], [])
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("sum", "mean", "max", "reshape") and not (
+                isinstance(func.value, ast.Name) and func.value.id in ("np", self.np)):
+            return ast.Call(self._np(func.attr), [func.value, *node.args], node.keywords)
+        return node
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr == "T" and isinstance(node.ctx, ast.Load):
+            return ast.Call(self._np("transpose"), [node.value], [])
+        if isinstance(node.value, ast.Name) and node.value.id == "np":
+            node.value.id = self.np
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "shape" and \
+                isinstance(node.slice, ast.Constant) and node.slice.value == 0:
+            return ast.Call(ast.Name("len", ast.Load()), [node.value.value], [])
+        return node
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name):
+            return ast.Assign([node.target], ast.BinOp(ast.Name(node.target.id, ast.Load()), node.op, node.value))
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and isinstance(node.ops[0], ast.Gt) and isinstance(node.comparators[0], ast.Constant):
+            return ast.Compare(node.comparators[0], [ast.Lt()], [node.left])
+        return node
+
+
+def numpy_spellings(source: str, seed: int = 0) -> str:
+    """Every ``@``, ``.sum()``, ``.T``, ``.shape[0]``, ``+=`` and ``z > 0`` spelled the other way, numpy
+    imported under another name."""
+    tree = ast.parse(source)
+    tree = _Respell(random.Random(seed), "numpy_lib").visit(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "numpy":
+                    alias.asname = "numpy_lib"
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def split_helpers(source: str, seed: int = 0) -> str:
+    """Each function and method of 3 statements or more ending in ``return`` cut in two: its second half moved
+    into a new helper (a method for a method) that takes what it needs and that the first half calls."""
+    rng = random.Random(seed)
+    tree = ast.parse(source)
+    for owner, function in list(_parse_functions(tree)):
+        body = function.body
+        if len(body) < 3 or not isinstance(body[-1], ast.Return):
+            continue
+        cut = rng.randint(1, len(body) - 1)
+        head, tail = body[:cut], body[cut:]
+        params = [a.arg for a in function.args.args]
+        bound = set(params) | {n.id for s in head for n in ast.walk(s) if isinstance(n, ast.Name)
+                               and isinstance(n.ctx, ast.Store)}
+        needed = sorted({n.id for s in tail for n in ast.walk(s) if isinstance(n, ast.Name)} & bound - {"self"})
+        name = f"_{function.name}_part{cut}"
+        helper = ast.FunctionDef(name, ast.arguments([], [ast.arg(a) for a in (["self"] if owner else []) + needed],
+                                                     None, [], [], None, []), tail, [], None)
+        call_func = ast.Attribute(ast.Name("self", ast.Load()), name, ast.Load()) if owner else ast.Name(name, ast.Load())
+        function.body = head + [ast.Return(ast.Call(call_func, [ast.Name(a, ast.Load()) for a in needed], []))]
+        (owner.body if owner else tree.body).append(helper)
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def inline_helpers(source: str, seed: int = 0) -> str:
+    """Calls of the module's functions and of a class's own methods (``x = f(a)``, ``return self.g(a)``)
+    replaced by the callee's statements, its parameters bound by assignments; helpers left uncalled are
+    deleted (the contract's functions stay). Callees: straight-line code ending in their only return."""
+    tree = ast.parse(source)
+
+    def straight(function):
+        returns = [n for n in ast.walk(function) if isinstance(n, ast.Return)]
+        nested = [n for n in ast.walk(function) if n is not function and isinstance(n, (ast.FunctionDef, ast.Lambda))]
+        return len(returns) == 1 and function.body[-1] is returns[0] and not nested and not function.args.defaults
+
+    functions = {f.name: f for o, f in _parse_functions(tree) if o is None and straight(f)}
+    methods = {(o.name, f.name): f for o, f in _parse_functions(tree) if o is not None and straight(f)}
+    inlined = set()
+    for owner, function in list(_parse_functions(tree)):
+        body = []
+        for stmt in function.body:
+            value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+            callee, receiver, call = None, [], None
+            for node in ast.walk(value) if value is not None else ():
+                if isinstance(node, ast.Call) and not node.keywords:
+                    if isinstance(node.func, ast.Name):
+                        callee, receiver = functions.get(node.func.id), []
+                    elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                            and node.func.value.id == "self" and owner is not None:
+                        callee, receiver = methods.get((owner.name, node.func.attr)), ["self"]
+                    if callee is not None and callee is not function:
+                        call = node
+                        break
+            if call is None:
+                body.append(stmt)
+                continue
+            params = [a.arg for a in callee.args.args]
+            args = [ast.unparse(a) for a in call.args]
+            lines = [f"{p} = {a}" for p, a in zip(params, receiver + args) if p != a]
+            inner = copy_module.deepcopy(callee.body)
+            result = inner.pop().value
+            body += [ast.parse(line).body[0] for line in lines] + inner
+
+            class Put(ast.NodeTransformer):
+                def visit_Call(self, node):
+                    return result if node is call else self.generic_visit(node)
+
+            stmt.value = Put().visit(stmt.value)
+            body.append(stmt)
+            inlined.add(callee.name)
+        function.body = body
+    for owner, function in list(_parse_functions(tree)):
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
+            {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        if function.name in inlined and function.name not in CONTRACT and function.name not in used:
+            holder = owner if owner is not None else tree
+            holder.body = [n for n in holder.body if n is not function] or [ast.Pass()]
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def everything(source: str, seed: int = 0) -> str:
+    """All the disguises at once."""
+    return disguise(numpy_spellings(dead_code(split_helpers(inline_helpers(source, seed), seed), seed), seed), seed)
+
+
+#: the disguises of a copy, each on top of renaming and reordering (``disguise``)
+DISGUISES = {
+    "renamed + reordered": lambda text, seed: disguise(text, seed),
+    "dead code": lambda text, seed: disguise(dead_code(text, seed), seed),
+    "numpy spellings": lambda text, seed: disguise(numpy_spellings(text, seed), seed),
+    "split helpers": lambda text, seed: disguise(split_helpers(text, seed), seed),
+    "inlined helpers": lambda text, seed: disguise(inline_helpers(text, seed), seed),
+    "all of them": everything,
+}
 
 
 # ----------------------------------------------------------------------------- the tests

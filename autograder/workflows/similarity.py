@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import copy
 import hashlib
 import html
 import io
@@ -61,6 +62,8 @@ THRESHOLD = 0.5
 MIN_TOKENS = 60
 #: k-grams found in more submissions than this are boilerplate (MOSS's -m)
 MAX_SHARE = 10
+#: the version of the normalisation: shipped fingerprints made by another are not used
+NORMALISATION = 2
 
 
 def _kept_names() -> frozenset[str]:
@@ -196,6 +199,379 @@ def _spans(lines: Iterable[int]) -> list[list[int]]:
     return out
 
 
+# ----------------------------------------------------------------------------- canonical form (before tokens)
+#
+# Rewrites of the syntax tree that change how the code is spelled, not what it computes, so that a copy
+# disguised by respelling reads as its original: numpy's equivalent spellings, dead code, helpers split
+# out of a method or inlined into it.
+
+#: numpy functions that are also ndarray methods: np.f(x, ...) is written x.f(...)
+METHOD_FORMS = frozenset({"sum", "mean", "max", "min", "argmax", "argmin", "reshape", "transpose", "clip", "std",
+                          "var", "prod", "cumsum", "any", "all", "round", "astype", "copy", "ravel", "flatten"})
+#: methods whose first positional argument is the axis
+AXIS_FIRST = frozenset({"sum", "mean", "max", "min", "argmax", "argmin", "std", "var", "prod", "cumsum", "any",
+                        "all"})
+#: numpy functions that are operators
+OPERATORS = {"dot": ast.MatMult, "matmul": ast.MatMult, "multiply": ast.Mult, "add": ast.Add,
+             "subtract": ast.Sub, "divide": ast.Div, "true_divide": ast.Div, "power": ast.Pow}
+#: math functions with a numpy twin
+MATH_TWINS = frozenset({"exp", "log", "sqrt", "tanh", "log1p", "expm1"})
+#: at most this many rounds of inlining (a helper calling a helper...)
+INLINE_ROUNDS = 3
+
+
+def _constant_truth(node: ast.expr) -> bool | None:
+    """True / False when ``node`` is a constant condition (``False``, ``0``, ``not 1``, ``False and x``)."""
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _constant_truth(node.operand)
+        return None if inner is None else not inner
+    if isinstance(node, ast.BoolOp):
+        values = [_constant_truth(v) for v in node.values]
+        if isinstance(node.op, ast.And) and False in values:
+            return False
+        if isinstance(node.op, ast.Or) and True in values:
+            return True
+    return None
+
+
+def _pure(node: ast.AST) -> bool:
+    """No call, no assignment expression, no await/yield: evaluating it changes nothing."""
+    return not any(isinstance(n, (ast.Call, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom))
+                   for n in ast.walk(node))
+
+
+def _loaded(tree: ast.AST) -> set[str]:
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
+
+
+class _Spelling(ast.NodeTransformer):
+    """numpy's (and Python's) equivalent spellings, one canonical form each."""
+
+    def __init__(self, numpy_names: set[str], from_numpy: dict[str, str], math_names: set[str]):
+        self.numpy_names, self.from_numpy, self.math_names = numpy_names, from_numpy, math_names
+
+    def _np(self, node: ast.expr) -> str | None:
+        """'f' when ``node`` is numpy's f (np.f, numpy.f, f imported from numpy), else None."""
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in self.numpy_names:
+                return node.attr
+            if node.value.id in self.math_names and node.attr in MATH_TWINS:
+                return node.attr
+        if isinstance(node, ast.Name) and node.id in self.from_numpy:
+            return self.from_numpy[node.id]
+        return None
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        name = self._np(node)
+        if name is not None:  # every numpy alias reads np.
+            return ast.copy_location(ast.Attribute(ast.Name("np", ast.Load()), name, node.ctx), node)
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        name = self.from_numpy.get(node.id)
+        if name is not None and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load()), node)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        name = self._np(func)
+        self.generic_visit(node)
+        node.keywords.sort(key=lambda k: k.arg or "")
+        if name in OPERATORS and len(node.args) == 2 and not node.keywords:
+            return ast.copy_location(ast.BinOp(node.args[0], OPERATORS[name](), node.args[1]), node)
+        if name == "negative" and len(node.args) == 1 and not node.keywords:
+            return ast.copy_location(ast.UnaryOp(ast.USub(), node.args[0]), node)
+        if name in ("maximum", "minimum") and len(node.args) == 2:
+            node.args.sort(key=ast.dump)
+        if name in METHOD_FORMS and node.args:
+            method = ast.Attribute(node.args[0], name, ast.Load())
+            node = ast.copy_location(ast.Call(method, node.args[1:], node.keywords), node)
+            func = method
+        if isinstance(func, ast.Attribute) and self._np(func) is None:
+            method = func.attr
+            if method == "dot" and len(node.args) == 1 and not node.keywords:
+                return ast.copy_location(ast.BinOp(func.value, ast.MatMult(), node.args[0]), node)
+            if method == "transpose" and not node.args and not node.keywords:
+                return ast.copy_location(ast.Attribute(func.value, "T", ast.Load()), node)
+            if method in AXIS_FIRST and node.args:
+                node.keywords = sorted([ast.keyword("axis", node.args[0])] + node.keywords, key=lambda k: k.arg or "")
+                node.args = node.args[1:]
+            if method == "reshape" and len(node.args) > 1:
+                node.args = [ast.Tuple(node.args, ast.Load())]
+        if isinstance(func, ast.Name) and func.id == "len" and len(node.args) == 1 and not node.keywords:
+            shape = ast.Attribute(node.args[0], "shape", ast.Load())
+            return ast.copy_location(ast.Subscript(shape, ast.Constant(0), ast.Load()), node)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        base = node.left
+        if isinstance(node.op, ast.Pow) and isinstance(base, ast.Attribute) and base.attr == "e" \
+                and isinstance(base.value, ast.Name) and base.value.id == "np":
+            exp = ast.Attribute(ast.Name("np", ast.Load()), "exp", ast.Load())
+            return ast.copy_location(ast.Call(exp, [node.right], []), node)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        flipped = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+        if len(node.ops) == 1 and isinstance(node.left, ast.Constant) and type(node.ops[0]) in flipped:
+            return ast.copy_location(ast.Compare(node.comparators[0], [flipped[type(node.ops[0])]()], [node.left]),
+                                     node)
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        self.generic_visit(node)
+        value = node.value
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(value, ast.BinOp) \
+                and isinstance(value.left, ast.Name) and value.left.id == node.targets[0].id:
+            return ast.copy_location(ast.AugAssign(node.targets[0], value.op, value.right), node)
+        return node
+
+
+def _body_fields(node: ast.AST) -> list[str]:
+    return [f for f in ("body", "orelse", "finalbody") if isinstance(getattr(node, f, None), list)]
+
+
+def _prune(body: list[ast.stmt], required: bool = True) -> list[ast.stmt]:
+    """Dead code out of one block: constant branches, statements after return/raise/continue/break,
+    statements that compute nothing (bare names, constants, docstrings, pure expressions, ``pass``,
+    ``x = x``)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        for field_name in _body_fields(stmt):
+            setattr(stmt, field_name, _prune(getattr(stmt, field_name), field_name == "body"))
+        for handler in getattr(stmt, "handlers", []) or []:
+            handler.body = _prune(handler.body)
+        if isinstance(stmt, (ast.If, ast.While)):
+            truth = _constant_truth(stmt.test)
+            if truth is False:
+                out.extend(stmt.orelse)
+                continue
+            if truth is True and isinstance(stmt, ast.If):
+                out.extend(stmt.body)
+                continue
+        if isinstance(stmt, ast.Expr) and _pure(stmt.value):
+            continue
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and isinstance(stmt.value, ast.Name) and stmt.value.id == stmt.targets[0].id:
+            continue
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.value, ast.Constant) and (
+                (isinstance(stmt.op, (ast.Add, ast.Sub)) and stmt.value.value == 0)
+                or (isinstance(stmt.op, (ast.Mult, ast.Div)) and stmt.value.value == 1)):
+            continue
+        out.append(stmt)
+        if isinstance(stmt, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            break
+    return out or ([ast.Pass()] if required else [])
+
+
+def _drop_unused_assignments(function: ast.AST) -> None:
+    """Assignments to local names never read (``_ = 0``, a result never used): the target goes; a call in
+    the value stays as a statement (it may change something)."""
+    while True:
+        used = _loaded(function)
+        changed = False
+        for node in ast.walk(function):
+            for field_name in _body_fields(node):
+                body, kept = getattr(node, field_name), []
+                for stmt in body:
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+                        [stmt.target] if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) else None
+                    if targets and all(isinstance(t, ast.Name) and t.id not in used for t in targets):
+                        changed = True
+                        value = getattr(stmt, "value", None)
+                        if value is not None and not _pure(value):
+                            kept.append(ast.copy_location(ast.Expr(value), stmt))
+                        continue
+                    kept.append(stmt)
+                setattr(node, field_name, kept or [ast.Pass()])
+        if not changed:
+            return
+
+
+class _Inliner(ast.NodeTransformer):
+    """Calls of the module's own helpers replaced by the helper's body, so that a method split into helpers
+    and one with its helpers inlined read the same: ``f(a)`` for a top-level ``def f``, ``self.m(a)`` for a
+    method of the same class, when the helper is straight-line code ending in at most one ``return``."""
+
+    def __init__(self, functions: dict[str, ast.FunctionDef], methods: dict[str, ast.FunctionDef]):
+        self.functions, self.methods = functions, methods
+        self.hoisted: list[ast.stmt] = []
+        self.inlined: set[str] = set()
+        self.current = ""
+
+    @staticmethod
+    def inlinable(function: ast.FunctionDef) -> bool:
+        body = function.body
+        if function.decorator_list or function.args.vararg or function.args.kwarg:
+            return False
+        returns = [n for n in ast.walk(function) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom))]
+        nested = [n for n in ast.walk(function) if n is not function
+                  and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+        if nested or any(not isinstance(n, ast.Return) for n in returns):
+            return False
+        return not returns or (len(returns) == 1 and body and body[-1] is returns[0])
+
+    def _callee(self, call: ast.Call) -> tuple[str, ast.FunctionDef, ast.expr | None] | None:
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return func.id, self.functions[func.id], None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
+                and func.attr in self.methods:
+            return func.attr, self.methods[func.attr], func.value
+        return None
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        found = self._callee(node)
+        if found is None or found[0] == self.current or any(isinstance(a, ast.Starred) for a in node.args):
+            return node
+        name, function, receiver = found
+        params = [a.arg for a in function.args.posonlyargs + function.args.args]
+        args = ([receiver] if receiver is not None else []) + list(node.args)
+        if len(args) > len(params):
+            return node
+        bound = dict(zip(params, args))
+        defaults = function.args.defaults
+        for param, default in zip(params[len(params) - len(defaults):], defaults):
+            bound.setdefault(param, default)
+        for kw in node.keywords:
+            if kw.arg is None:
+                return node
+            bound[kw.arg] = kw.value
+        for kwarg, default in zip(function.args.kwonlyargs, function.args.kw_defaults):
+            if kwarg.arg not in bound and default is not None:
+                bound[kwarg.arg] = default
+        body = copy.deepcopy(function.body)
+        renames = {p: a.id for p, a in bound.items() if isinstance(a, ast.Name)}
+        prefix = [ast.copy_location(ast.Assign([ast.Name(p, ast.Store())], a), node)
+                  for p, a in bound.items() if p not in renames]
+        for stmt in body:
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.Name) and sub.id in renames:
+                    sub.id = renames[sub.id]
+        result: ast.expr = ast.Constant(None)
+        if body and isinstance(body[-1], ast.Return):
+            result = body.pop().value or ast.Constant(None)
+        self.hoisted.extend(prefix + body)
+        self.inlined.add(name)
+        return ast.copy_location(result, node)
+
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out = []
+        for stmt in body:
+            for field_name in _body_fields(stmt):
+                setattr(stmt, field_name, self.block(getattr(stmt, field_name)))
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(stmt)
+                continue
+            self.hoisted = []
+            if _body_fields(stmt) or isinstance(stmt, ast.Try):  # the header only: the blocks were done above
+                for header in ("test", "iter", "items"):
+                    value = getattr(stmt, header, None)
+                    if isinstance(value, list):
+                        setattr(stmt, header, [self.visit(v) for v in value])
+                    elif value is not None:
+                        setattr(stmt, header, self.visit(value))
+                out.extend(self.hoisted)
+                out.append(stmt)
+                continue
+            new = self.visit(stmt)
+            out.extend(self.hoisted)
+            if isinstance(new, ast.Expr) and isinstance(new.value, ast.Constant):
+                continue  # the call of a helper returning nothing
+            out.append(new)
+        return out
+
+
+def _inline(tree: ast.Module, keep: frozenset[str]) -> None:
+    """Inline the module's helpers into their callers (INLINE_ROUNDS deep) and drop helpers left uncalled
+    that are not part of the assignment's interface (``keep``)."""
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    for _round in range(INLINE_ROUNDS):
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and _Inliner.inlinable(n)}
+        inliner = _Inliner(functions, {})
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                inliner.current = node.name
+                node.body = inliner.block(node.body)
+        for cls in classes:
+            methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef) and _Inliner.inlinable(n)}
+            inner = _Inliner(functions, methods)
+            for method in cls.body:
+                if isinstance(method, ast.FunctionDef):
+                    inner.current = method.name
+                    method.body = inner.block(method.body)
+            inliner.inlined |= inner.inlined
+        if not inliner.inlined:
+            break
+    used = _loaded(tree)
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name not in used
+                                              and n.name not in keep)]
+    for cls in classes:
+        cls.body = [n for n in cls.body if not (isinstance(n, ast.FunctionDef) and n.name not in used
+                                                and n.name not in keep and not n.name.startswith("__"))] \
+            or [ast.Pass()]
+
+
+def _imports(tree: ast.Module) -> tuple[set[str], dict[str, str], set[str]]:
+    numpy_names, from_numpy, math_names = {"np", "numpy"}, {}, {"math"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "numpy":
+                    numpy_names.add(alias.asname or "numpy")
+                elif alias.name == "math":
+                    math_names.add(alias.asname or "math")
+        elif isinstance(node, ast.ImportFrom) and node.module == "numpy":
+            for alias in node.names:
+                from_numpy[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module == "math":
+            for alias in node.names:
+                if alias.name in MATH_TWINS:
+                    from_numpy[alias.asname or alias.name] = alias.name
+    return numpy_names, from_numpy, math_names
+
+
+def canonical(source: str, keep: Iterable[str] | None = None) -> tuple[str, dict[int, int]]:
+    """The source rewritten into its canonical spelling, and, for each of its lines, the line of ``source``
+    it comes from. ``keep``: names that stay even when nothing calls them (the assignment's interface;
+    default: every name without a leading underscore)."""
+    tree = ast.parse(source)
+    numpy_names, from_numpy, math_names = _imports(tree)
+    tree.body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]  # everyone's the same
+    tree = _Spelling(numpy_names, from_numpy, math_names).visit(tree)
+    tree.body = _prune(tree.body)
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    kept = frozenset(keep) if keep is not None else frozenset(n for n in defined if not n.startswith("_"))
+    _inline(tree, kept)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _drop_unused_assignments(node)
+            node.body = _prune(node.body)
+    tree.body = _prune(tree.body)
+    ast.fix_missing_locations(tree)
+    text = ast.unparse(tree) + "\n"
+    lines: dict[int, int] = {}
+    again = ast.parse(text)
+    statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
+    for new, old in zip((n for n in ast.walk(again) if isinstance(n, ast.stmt)), statements):
+        lines[new.lineno] = getattr(old, "lineno", 0) or lines.get(new.lineno - 1, 1)
+    return text, lines
+
+
 # ----------------------------------------------------------------------------- normalising
 
 
@@ -224,8 +600,10 @@ def _units(tree: ast.Module) -> list[tuple[int, int]]:
     return units
 
 
-def normalise(source: str) -> list[Token]:
-    """The normalised, order-free token stream of ``source`` (raises SyntaxError when it does not parse)."""
+def normalise(source: str, keep: Iterable[str] | None = None, rewrite: bool = True) -> list[Token]:
+    """The normalised, order-free token stream of ``source`` (raises SyntaxError when it does not parse):
+    its :func:`canonical` form (``rewrite``), tokenised; each token carries the line of ``source`` it comes from."""
+    source, origin = canonical(source, keep) if rewrite else (source, {})
     tree = ast.parse(source)
     doc_lines = _docstring_lines(tree)
     units = _units(tree)
@@ -259,7 +637,8 @@ def normalise(source: str) -> list[Token]:
         else:
             text = tok.string
         unit = line_unit.get(tok.start[0], -1)
-        streams.setdefault(unit, []).append(Token(text, tok.start[0], tok.end[0]))
+        line = origin.get(tok.start[0], tok.start[0])
+        streams.setdefault(unit, []).append(Token(text, line, line))
         previous = tok
     ordered = sorted((s for s in streams.values() if s), key=lambda s: [t.text for t in s])
     return [Token(t.text, t.line, t.end_line, u) for u, s in enumerate(ordered) for t in s]
@@ -281,9 +660,10 @@ def winnow(hashes: list[int], window: int = WINDOW) -> set[int]:
     return {min(hashes[i:i + window]) for i in range(len(hashes) - window + 1)}
 
 
-def fingerprint(name: str, source: str, k: int = K, window: int = WINDOW) -> Fingerprinted:
+def fingerprint(name: str, source: str, k: int = K, window: int = WINDOW,
+                keep: Iterable[str] | None = None, rewrite: bool = True) -> Fingerprinted:
     try:
-        tokens = normalise(source)
+        tokens = normalise(source, keep, rewrite)
     except (SyntaxError, ValueError, tokenize.TokenError) as exc:
         return Fingerprinted(name, source, [], [], set(), error=f"does not parse: {exc}")
     hashes = kgram_hashes(tokens, k)
@@ -351,14 +731,57 @@ def _split_by_unit(a: Fingerprinted, b: Fingerprinted, i: int, j: int, length: i
     return regions
 
 
+def interface_names(skeletons: Iterable[str]) -> frozenset[str] | None:
+    """The functions, classes and methods the skeletons define (kept even when the module never calls them)."""
+    names: set[str] = set()
+    found = False
+    for text in skeletons:
+        found = True
+        names.update(n.name for n in ast.walk(ast.parse(text))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    return frozenset(names) if found else None
+
+
+def shared_kgrams(authors: Mapping[str, Iterable[str]], k: int = K, keep: Iterable[str] | None = None,
+                  least: int = 2, rewrite: bool = True) -> set[int]:
+    """The k-gram hashes found in the solutions of at least ``least`` authors (author -> their sources):
+    the code any solution of the assignment shares, subtracted like the skeleton."""
+    seen: Counter = Counter()
+    for texts in authors.values():
+        mine: set[int] = set()
+        for text in texts:
+            mine.update(fingerprint("corpus", text, k, keep=keep, rewrite=rewrite).hashes)
+        seen.update(mine)
+    return {h for h, n in seen.items() if n >= least}
+
+
+#: the shipped fingerprints of the code every solution shares (python -m benchmarks.similarity --write-common)
+COMMON_FILE = Path(__file__).with_name("similarity_common.json")
+
+
+def shipped_common(k: int = K) -> set[int]:
+    """The fingerprints of :data:`COMMON_FILE` (empty when it was made for other parameters or is missing)."""
+    try:
+        data = json.loads(COMMON_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if data.get("k") != k or data.get("normalisation") != NORMALISATION:
+        return set()
+    return {int(h, 16) for h in data["hashes"]}
+
+
 def compare(sources: Mapping[str, str], skeletons: Iterable[str] = (), *, k: int = K, window: int = WINDOW,
             threshold: float = THRESHOLD, min_tokens: int = MIN_TOKENS, max_share: int = MAX_SHARE,
-            skeleton_names: Iterable[str] = ()) -> SimilarityReport:
-    """Compare every pair of ``sources`` (name -> Python source); ``skeletons``: the given code."""
-    subs = {name: fingerprint(name, text, k, window) for name, text in sources.items()}
-    given: set[int] = set()
+            skeleton_names: Iterable[str] = (), common: Iterable[int] = (), rewrite: bool = True) -> SimilarityReport:
+    """Compare every pair of ``sources`` (name -> Python source); ``skeletons``: the given code; ``common``:
+    k-gram hashes of code any solution shares (:func:`shared_kgrams`), subtracted like the skeleton;
+    ``rewrite`` False: tokens of the source as written (no :func:`canonical` form; for comparison)."""
+    skeletons = list(skeletons)
+    keep = interface_names(skeletons)
+    subs = {name: fingerprint(name, text, k, window, keep, rewrite) for name, text in sources.items()}
+    given: set[int] = set(common)
     for text in skeletons:
-        skeleton = fingerprint("skeleton", text, k, window)
+        skeleton = fingerprint("skeleton", text, k, window, keep, rewrite)
         if skeleton.error:
             raise ValueError(f"the skeleton {skeleton.error}")
         given.update(skeleton.hashes)
@@ -431,7 +854,9 @@ def read_submissions(folders: Mapping[str, Path]) -> dict[str, str]:
 
 def run(submissions: Path | Mapping[str, Path], skeletons: Iterable[Path] | None = None,
         **options) -> SimilarityReport:
-    """Compare the submissions (a batch folder, or student -> folder) against the skeletons (default: the release)."""
+    """Compare the submissions (a batch folder, or student -> folder) against the skeletons (default: the release),
+    the code every solution shares (default: the shipped fingerprints) subtracted."""
+    options.setdefault("common", shipped_common(options.get("k", K)))
     if isinstance(submissions, Path):
         from .batch import discover
 
