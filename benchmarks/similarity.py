@@ -4,11 +4,12 @@
     python -m benchmarks.similarity --write-common  # rebuild autograder/workflows/similarity_common.json
 
 **Copies**: each original (the reference solution, every style of
-``tests/alternatives``) disguised by each kind of ``tests/test_similarity.py``
+``tests/alternatives`` and of ``tests/similarity_corpus``, two solutions
+written close to the lecture: minibatch loop, max-shifted softmax) disguised by each kind of ``tests/test_similarity.py``
 (``DISGUISES``), two seeds each, compared with its original. **Independent
 pairs**: every pair of files by different authors among the reference, its
 single-bug variants (``tests/test_buggy_variants.py``; one author with the
-reference) and the alternative styles. Every pair is compared on its own
+reference) and the other styles. Every pair is compared on its own
 (no class-wide ``--max-share``), the release skeleton subtracted and the code
 the *other* authors share (fingerprints found in at least two of them:
 leave-the-pair-out, as the shipped ``similarity_common.json`` is for a class
@@ -33,6 +34,8 @@ from autograder.workflows import similarity  # noqa: E402
 SOLUTION = ROOT / "solution" / "mlp_backprop" / "mlp.py"
 RELEASE = ROOT / "assignment" / "mlp_backprop" / "mlp.py"
 ALTERNATIVES = ROOT / "tests" / "alternatives"
+#: independent styles written for this benchmark only (close to the lecture: the hard case)
+STYLES = ROOT / "tests" / "similarity_corpus"
 SEEDS = (1, 2)
 
 
@@ -44,7 +47,7 @@ def corpus() -> dict[str, dict[str, str]]:
     solution = SOLUTION.read_text()
     authors = {"reference": {"reference": solution}}
     authors["reference"].update({f"bug:{name}": mutate(solution, VARIANTS[name][0]) for name in sorted(VARIANTS)})
-    for path in sorted(ALTERNATIVES.glob("*.py")):
+    for path in sorted(ALTERNATIVES.glob("*.py")) + sorted(STYLES.glob("*.py")):
         authors[path.stem] = {path.stem: path.read_text()}
     return authors
 

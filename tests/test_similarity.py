@@ -279,6 +279,9 @@ DISGUISES = {
 import itertools  # noqa: E402
 import json  # noqa: E402
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import pytest  # noqa: E402
 
 from autograder.cli import main as cli  # noqa: E402
@@ -393,3 +396,83 @@ def test_command_writes_the_side_by_side_page_and_json(tmp_path):
     page = out.read_text()
     assert '<table class="side">' in page and "ann</b> ↔ <b>bob" in page and "http" not in page.split("<footer")[0]
     assert "Not compared (syntax errors): dan" in page
+
+
+# ----------------------------------------------------------------------------- disguise: canonical form, shared code
+
+STYLES = ROOT / "tests" / "similarity_corpus"
+
+
+def test_the_canonical_form_reads_respellings_dead_code_and_helpers_alike():
+    def tokens(source: str) -> list[str]:
+        return [t.text for t in similarity.normalise(source)]
+
+    base = "import numpy as np\n\ndef f(a, b):\n    s = a @ b\n    return s.sum(axis=0) / len(a)\n"
+    alike = {
+        "numpy spellings": "import numpy as xp\n\ndef f(a, b):\n    s = xp.dot(a, b)\n"
+                           "    return xp.sum(s, 0) / a.shape[0]\n",
+        "dead code": "import numpy as np\n\ndef f(a, b):\n    _ = 0\n    s = a.dot(b)\n    if False:\n        s = s * 2\n"
+                     "    unused = s + 1\n    s\n    pass\n    return np.sum(s, axis=0) / len(a)\n    s = 3\n\n"
+                     "def _spare(x):\n    return x * 2\n",
+        "split helper": "import numpy as np\n\ndef _product(a, b):\n    return np.matmul(a, b)\n\n"
+                        "def f(a, b):\n    s = _product(a, b)\n    return s.sum(axis=0) / len(a)\n",
+    }
+    for kind, source in alike.items():
+        assert tokens(source) == tokens(base), kind
+    assert tokens(base.replace(".sum(", ".mean(")) != tokens(base)  # another computation stays another
+    assert tokens(base.replace("a @ b", "a * b")) != tokens(base)
+
+
+@pytest.mark.parametrize("original", ["reference", "dlfs_textbook"])
+def test_every_kind_of_disguised_copy_is_flagged(original):
+    text = independent()[original]
+    for kind, make in DISGUISES.items():
+        copy = make(text, 3)
+        compile(copy, kind, "exec")
+        found = similarity.compare({"original": text, "copy": copy}, [SKELETON]).pairs[0]
+        assert found.flagged and min(found.score_a, found.score_b) >= 0.9, (kind, found.score_a, found.score_b)
+    # the disguises are real: token winnowing of the code as written loses most of the copy
+    plain = similarity.compare({"original": text, "copy": DISGUISES["all of them"](text, 3)}, [SKELETON],
+                               rewrite=False).pairs[0]
+    assert min(plain.score_a, plain.score_b) < 0.7, (plain.score_a, plain.score_b)
+
+
+def test_code_every_solution_shares_is_subtracted():
+    """Two solutions written separately close to the lecture: alike once normalised, told apart when the code
+    the other independent solutions (reference, alternatives) share is subtracted."""
+    pair = {p.stem: p.read_text() for p in sorted(STYLES.glob("*.py"))}
+    assert len(pair) == 2
+    others = {name: [text] for name, text in independent().items()}
+    keep = similarity.interface_names([SKELETON])
+    common = similarity.shared_kgrams(others, keep=keep)
+    alone = similarity.compare(pair, [SKELETON]).pairs[0]
+    subtracted = similarity.compare(pair, [SKELETON], common=common).pairs[0]
+    assert subtracted.score < alone.score - 0.1, (alone.score, subtracted.score)
+    assert not subtracted.flagged and subtracted.score < similarity.THRESHOLD - 0.1, subtracted.score
+
+
+def test_the_shipped_fingerprints_are_those_of_the_corpus(tmp_path):
+    from benchmarks.similarity import write_common
+
+    fresh = tmp_path / "common.json"
+    write_common(fresh)
+    assert json.loads(fresh.read_text()) == json.loads(similarity.COMMON_FILE.read_text()), \
+        "rebuild: python -m benchmarks.similarity --write-common"
+    assert len(similarity.shipped_common()) > 100
+
+
+def test_the_command_flags_a_disguised_copy_and_no_independent_solution(tmp_path):
+    subs = tmp_path / "submitted"
+    texts = {"ann": SOLUTION.read_text(), "bob": DISGUISES["all of them"](SOLUTION.read_text(), 5),
+             "cat": (STYLES / "textbook_minibatch.py").read_text(), "dan": (STYLES / "lecture_notes.py").read_text(),
+             "eve": (ALTERNATIVES / "layers.py").read_text(), "fay": DISGUISES["split helpers"](
+                 (ALTERNATIVES / "layers.py").read_text(), 6)}
+    for student, text in texts.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / "mlp.py").write_text(text)
+    run = subprocess.run([sys.executable, "-m", "autograder", "similarity", str(subs), "--skeleton", str(RELEASE),
+                          "--json", str(tmp_path / "pairs.json")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    pairs = json.loads((tmp_path / "pairs.json").read_text())["pairs"]
+    assert sorted((p["a"], p["b"]) for p in pairs if p["flagged"]) == [("ann", "bob"), ("eve", "fay")], \
+        [(p["a"], p["b"], p["score"]) for p in pairs[:5]]

@@ -778,6 +778,9 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
         lines.append("None.")
     if summary.missing:
         lines += ["", f"No result for: {', '.join(summary.missing)}."]
+    levels = Counter(s.isolation for s in summary.data.students)
+    lines += ["", "## Confinement", "", "Isolation level student code ran under: " +
+              ", ".join(f"**{level}** for {n}" for level, n in levels.most_common()) + "."]
     if similarity is not None:
         lines += ["", "## Similarity (instructor only)", ""]
         flagged = similarity.flagged
