@@ -908,7 +908,7 @@ def main(argv: list[str]) -> int:
                         help="the code handed out, subtracted by the similarity check (default: the release "
                              "assignment/mlp_backprop/mlp.py of the checkout)")
     parser.add_argument("--no-similarity", action="store_true", help="leave the similarity check out")
-    parser.add_argument("--threshold", type=float, help="similarity: flag pairs from this score (default 0.5)")
+    parser.add_argument("--threshold", type=float, help="similarity: flag pairs from this score (default 0.7)")
     parser.add_argument("--max-share", type=int,
                         help="similarity: code found in more submissions than this is ignored (default 10)")
     parser.add_argument("--config", help="the grading config (for the accuracy tiers)")
