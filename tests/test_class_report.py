@@ -1,9 +1,11 @@
 """The class report: one self-contained HTML page and a Markdown summary from the batch output.
 
-Checked structurally (no browser here; ``python -m benchmarks.render_report``
-takes a Chromium screenshot): no external resource, the embedded figures are
-PNGs, the tables hold the right counts, messages with different numbers group
-into one diagnosis, timeouts and grader errors are listed.
+Checked structurally: no external resource, the embedded figures are PNGs, the
+tables hold the right counts, messages with different numbers group into one
+diagnosis, timeouts and grader errors are listed; and, on a small class graded
+by ``mlp-grade batch`` and reported by ``mlp-grade report`` in subprocesses, in
+a real headless Chromium (the drill-down: not-gradable group, one row per
+cause, pre-sorted views, links to each student's feedback, no id twice).
 """
 from __future__ import annotations
 

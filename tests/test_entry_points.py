@@ -91,10 +91,10 @@ def test_similarity_options_are_passed_from_the_command_line(tmp_path):
         return sorted(pairs), report["params"]
 
     copies = [("ann", "bob"), ("ann", "cat"), ("bob", "cat")]
-    assert flagged() == (copies, {"k": 12, "window": 8, "threshold": 0.5, "min_tokens": 60, "max_share": 10})
-    # ann's copies score 0.986 against it, and 1.0 against each other
-    pairs, params = flagged("--threshold", "0.99")
-    assert (pairs, params["threshold"]) == ([("bob", "cat")], 0.99), "--threshold was not used"
+    assert flagged() == (copies, {"k": 12, "window": 8, "threshold": 0.7, "min_tokens": 60, "max_share": 10})
+    # the copies score 1.0 (their canonical forms are ann's): no score reaches 1.01
+    pairs, params = flagged("--threshold", "1.01")
+    assert (pairs, params["threshold"]) == ([], 1.01), "--threshold was not used"
     pairs, params = flagged("--min-tokens", "1000")  # about 560 tokens match
     assert (pairs, params["min_tokens"]) == ([], 1000), "--min-tokens was not used"
     pairs, params = flagged("--max-share", "2")  # the copied code is in 3 submissions: subtracted

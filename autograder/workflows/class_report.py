@@ -8,21 +8,30 @@ The page, ``DIR/class_report.html`` (default ``GRADES_DIR/report/``), is for the
 instructor: it opens offline (figures are embedded PNGs, no script, no external
 URL) and shows
 
+* warnings: results graded with checks left out or out of another maximum than
+  the config's total, files changed after grading (sha256);
 * the score distribution (histogram, mean, median, full marks, zeros);
+* the not-gradable submissions (no file, empty, unparsable, failing import,
+  refused input, the skeleton as handed out), apart: kept out of the pass
+  rates and diagnoses;
 * the pass rate of every check, with the points lost there;
 * the most frequent diagnoses, with how many students got each: messages are
-  grouped after numbers and shapes are taken out of them, so one cause is one
-  row whatever sizes the hidden inputs had;
+  grouped after numbers and shapes are taken out of them, and a check that
+  points back to an earlier one ("same cause as in") is merged into its row, so
+  one cause is one row whatever sizes the hidden inputs had;
 * the MNIST test accuracy distribution (read from the ``accuracy.mnist``
   messages) against the accuracy tiers;
 * grading-time outliers;
 * the students with grader errors, timeouts or crashed workers;
 * the confinement student code ran under;
 * the similarity check (``similarity.py``): flagged pairs with their matched
-  regions side by side, when the submissions can be read;
-* every student's score and the checks that lost points.
+  regions side by side, when the submissions can be read (files changed since
+  grading are left out);
+* every student in pre-sorted views (CSS ``:target``, no script) with score,
+  accuracy, similarity flags ("skipped" where a check did not run), status and
+  the checks that lost points, each linking to the student's feedback block.
 
-``DIR/class_report.md`` holds the same figures as Markdown tables (no plots, no
+``DIR/class_report.md`` holds the same sections as Markdown (no plots, no
 similarity regions), and ``DIR/similarity.json`` every compared pair.
 """
 from __future__ import annotations
