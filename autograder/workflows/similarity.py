@@ -236,8 +236,10 @@ OPERATORS = {"dot": ast.MatMult, "matmul": ast.MatMult, "multiply": ast.Mult, "a
              "subtract": ast.Sub, "divide": ast.Div, "true_divide": ast.Div, "power": ast.Pow}
 #: math functions with a numpy twin
 MATH_TWINS = frozenset({"exp", "log", "sqrt", "tanh", "log1p", "expm1"})
-#: at most this many rounds of inlining (a helper calling a helper...)
+#: at most this many rounds of inlining (a helper calling a helper...) ...
 INLINE_ROUNDS = 3
+#: ... while the module is less than this many times its size
+INLINE_GROWTH = 4
 
 
 def _constant_truth(node: ast.expr) -> bool | None:
@@ -520,7 +522,10 @@ def _inline(tree: ast.Module, keep: frozenset[str]) -> None:
     """Inline the module's helpers into their callers (INLINE_ROUNDS deep) and drop helpers left uncalled
     that are not part of the assignment's interface (``keep``)."""
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    size = sum(1 for _ in ast.walk(tree))
     for _round in range(INLINE_ROUNDS):
+        if sum(1 for _ in ast.walk(tree)) > INLINE_GROWTH * size:
+            break  # a helper called everywhere: enough
         functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and _Inliner.inlinable(n)}
         inliner = _Inliner(functions, {})
         for node in tree.body:
@@ -623,7 +628,13 @@ def _units(tree: ast.Module) -> list[tuple[int, int]]:
 def normalise(source: str, keep: Iterable[str] | None = None, rewrite: bool = True) -> list[Token]:
     """The normalised, order-free token stream of ``source`` (raises SyntaxError when it does not parse):
     its :func:`canonical` form (``rewrite``), tokenised; each token carries the line of ``source`` it comes from."""
-    source, origin = canonical(source, keep) if rewrite else (source, {})
+    origin: dict[int, int] = {}
+    if rewrite:
+        ast.parse(source)  # a syntax error is the submission's
+        try:
+            source, origin = canonical(source, keep)
+        except (RecursionError, ValueError, TypeError, AttributeError, MemoryError):  # odd code: as written
+            origin = {}
     tree = ast.parse(source)
     doc_lines = _docstring_lines(tree)
     units = _units(tree)
