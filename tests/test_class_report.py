@@ -483,3 +483,11 @@ def test_the_markdown_summary_has_the_same_sections(graded_class):
     assert re.findall(r"^## (.+)$", md, re.M) == re.findall(r"<h2>(.+?)</h2>", html)
     assert "| stub | nothing implemented" in md and "## Feedback per student" in md
     assert re.search(r"^\| \[copy\]\(#student-copy\) \| (\d+) / \1 \| skipped \| ref, relu_a, relu_b \|", md, re.M)
+
+
+def test_the_markdown_has_the_html_sections_when_the_similarity_check_cannot_run(tmp_path):
+    grades = synthetic_class(tmp_path)  # results name submitted/<student> folders that do not exist
+    written = class_report.build(grades, config=load_config())
+    md, html = written["markdown"].read_text(), written["html"].read_text()
+    assert re.findall(r"^## (.+)$", md, re.M) == re.findall(r"<h2>(.+?)</h2>", html)
+    assert "Not run: the submissions were not found" in md

@@ -740,7 +740,9 @@ def render_html(summary: Summary, similarity_html: str | None = None, title: str
     return page(title, sections, lead)
 
 
-def render_markdown(summary: Summary, similarity: Any = None, title: str = "Class report") -> str:
+def render_markdown(summary: Summary, similarity: Any = None, title: str = "Class report",
+                    similarity_note: str = "") -> str:
+    """The Markdown summary; ``similarity_note``: why the similarity check, asked for, did not run."""
     ids = student_ids(summary)
     lines = [f"# {title}", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.headline()] + [""]
@@ -796,6 +798,8 @@ def render_markdown(summary: Summary, similarity: Any = None, title: str = "Clas
         lines.append(f"{len(flagged)} flagged pairs among {len(similarity.submissions)} submissions" +
                      (":" if flagged else "."))
         lines += [f"- {p.a} ↔ {p.b}: {p.score_a:.0%} / {p.score_b:.0%} ({p.matched_tokens} tokens)" for p in flagged[:50]]
+    elif similarity_note:
+        lines += ["", "## Similarity (instructor only)", "", similarity_note]
     if summary.changed:
         lines += ["", f"**Changed after grading** (not compared): " +
                   ", ".join(f"{n} ({why})" for n, why in sorted(summary.changed.items())) + "."]
@@ -879,6 +883,7 @@ def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = 
         warnings.extend(summary.warnings)
     folders = {name: folder for name, folder in folders.items() if name not in summary.changed}
     sim = sim_html = None
+    note = ""
     written: dict[str, Path] = {}
     out.mkdir(parents=True, exist_ok=True)
     if similarity:
@@ -896,12 +901,12 @@ def build(grades_dir: Path, out: Path | None = None, submissions: Path | None = 
             written["similarity"] = out / "similarity.json"
             written["similarity"].write_text(json.dumps(sim.to_dict(), indent=1), encoding="utf-8")
         else:
-            sim_html = ('<p class="muted">Not run: the submissions were not found (pass --submissions, the folder '
-                        "given to mlp-grade batch).</p>")
+            note = "Not run: the submissions were not found (pass --submissions, the folder given to mlp-grade batch)."
+            sim_html = f'<p class="muted">{_e(note)}</p>'
     written["html"] = out / "class_report.html"
     written["html"].write_text(render_html(summary, sim_html), encoding="utf-8")
     written["markdown"] = out / "class_report.md"
-    written["markdown"].write_text(render_markdown(summary, sim), encoding="utf-8")
+    written["markdown"].write_text(render_markdown(summary, sim, similarity_note=note), encoding="utf-8")
     return written
 
 
