@@ -37,14 +37,18 @@ def cell_points(*names: str, config: dict | None = None) -> float:
 
 
 def report_lines(checks: Iterable[CheckResult], lang: str | None = None) -> list[str]:
-    """``PASS name 3/3: message`` per check, then ``=> earned / max points`` (in ``lang``, default the current one:
-    the messages are in the language they were graded in)."""
+    """``PASS name 3/3: message`` per check (the marks of the text report: PASS, PART, FAIL, ERR, what ERR means
+    when there is one), then ``=> earned / max points``; in ``lang``, default the current one: the messages
+    are in the language they were graded in."""
+    from .report.formats import GRADER_FAILED, MARKS, mark, outcome
+
     checks = list(checks)
     lines = []
-    for c in checks:
-        mark = "PASS" if c.passed else ("PART" if c.score > 0 else "FAIL")
-        lines.append(f"{mark} {c.name} {c.score:g}/{c.max_score:g}" + (f": {c.message}" if c.message else ""))
     with i18n.language(lang):
+        for c in checks:
+            lines.append(f"{mark(c)} {c.name} {c.score:g}/{c.max_score:g}" + (f": {c.message}" if c.message else ""))
+        if any(outcome(c) == "error" for c in checks):
+            lines.append(i18n._(GRADER_FAILED).format(mark=i18n._(MARKS["error"])))
         total = i18n._("=> {earned} / {maximum} points")
     lines.append(total.format(earned=f"{round(sum(c.score for c in checks), 4):g}",
                               maximum=f"{round(sum(c.max_score for c in checks), 4):g}"))

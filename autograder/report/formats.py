@@ -55,23 +55,51 @@ def _heading(result: Result) -> str:
     return f"mlp_backprop autograder — {result.submission} ({result.suite} checks)"
 
 
+#: the mark of a check in the text report and the notebook: passed, partial credit, failed, the grader failed
+MARKS = {"passed": N_("PASS"), "partial": N_("PART"), "failed": N_("FAIL"), "error": N_("ERR")}
+_MARK_COLOR = {"passed": GREEN, "partial": YELLOW, "failed": RED, "error": YELLOW}
+#: what ERR means, said once under a report that has one
+GRADER_FAILED = N_("{mark}: the grader itself failed on this check; this is not the submission's fault.")
+
+
+def outcome(c: CheckResult) -> str:
+    """'passed', 'partial', 'failed' or 'error' (the grader failed): the key of :data:`MARKS`."""
+    if c.status == "failed" and c.score > 0:
+        return "partial"
+    return c.status if c.status in MARKS else "failed"
+
+
+def mark(c: CheckResult) -> str:
+    """The mark of ``c`` in the current language (PASS, PART, FAIL, ERR)."""
+    return _(MARKS[outcome(c)])
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (Hangul and other wide characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 @i18n.in_language_of_result
 def text(result: Result, color: bool = False) -> str:
     paint = (lambda code, s: f"{code}{s}{RESET}") if color else (lambda code, s: s)  # noqa: E731
     lines = [paint(BOLD, _heading(result)), ""]
     width = max((len(c.name) for c in result.checks), default=10)
+    marks = {key: _(label) for key, label in MARKS.items()}
+    mark_width = max(_width(label) for label in marks.values())
     for c in result.checks:
-        mark = {"passed": paint(GREEN, "PASS"), "failed": paint(RED, "FAIL"), "error": paint(YELLOW, "ERR ")}[c.status]
-        if c.status == "failed" and c.score > 0:
-            mark = paint(YELLOW, "PART")
-        lines.append(f"{mark}  {c.name:<{width}}  {_fmt(c.score):>4}/{_fmt(c.max_score):<3} {c.title}")
+        label = marks[outcome(c)]
+        shown = paint(_MARK_COLOR[outcome(c)], label) + " " * (mark_width - _width(label))
+        lines.append(f"{shown}  {c.name:<{width}}  {_fmt(c.score):>4}/{_fmt(c.max_score):<3} {c.title}")
         if c.message:
-            lines.append(f"      {'':<{width}}  -> {c.message}")
+            lines.append(f"{'':<{mark_width}}  {'':<{width}}  -> {c.message}")
+    seconds = _("({seconds} s)").format(seconds=f"{result.seconds:.1f}")
     lines += ["", paint(BOLD, _(TOTAL).format(score=_fmt(result.score), maximum=_fmt(result.max_score))) +
-              f"   ({result.seconds:.1f} s)"]
+              f"   {seconds}"]
     lines += [paint(YELLOW, _("note: {note}").format(note=n)) for n in result.notes]
-    if result.grader_error:
-        lines.append(paint(YELLOW, _("The grader itself failed on a check (ERR): this is not the submission's fault.")))
+    if result.grader_error or any(outcome(c) == "error" for c in result.checks):
+        lines.append(paint(YELLOW, _(GRADER_FAILED).format(mark=marks["error"])))
     return "\n".join(lines) + "\n"
 
 
