@@ -40,13 +40,14 @@ def report_lines(checks: Iterable[CheckResult], lang: str | None = None) -> list
     """``PASS name 3/3: message`` per check (the marks of the text report: PASS, PART, FAIL, ERR, what ERR means
     when there is one), then ``=> earned / max points``; in ``lang``, default the current one: the messages
     are in the language they were graded in."""
+    from .feedback import shown
     from .report.formats import GRADER_FAILED, MARKS, mark, outcome
 
     checks = list(checks)
     lines = []
     with i18n.language(lang):
         for c in checks:
-            lines.append(f"{mark(c)} {c.name} {c.score:g}/{c.max_score:g}" + (f": {c.message}" if c.message else ""))
+            lines.append(f"{mark(c)} {c.name} {c.score:g}/{c.max_score:g}" + (f": {shown(c.message)}" if c.message else ""))
         if any(outcome(c) == "error" for c in checks):
             lines.append(i18n._(GRADER_FAILED).format(mark=i18n._(MARKS["error"])))
         total = i18n._("=> {earned} / {maximum} points")

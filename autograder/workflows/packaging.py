@@ -57,7 +57,7 @@ WORKFLOW_STEPS = {"INSTALL": N_("Install the course grader"), "GRADE": N_("Grade
                   "UPLOAD": N_("Upload the JUnit report"), "REPORT": N_("Report to GitHub Classroom")}
 WORKFLOW_NOT_GRADED = N_("the grader did not grade this check (mlp-grade exit status {status}): see the {step} step")
 WORKFLOW_FAILED_TITLE = N_("The grader failed")
-WORKFLOW_FAILED = N_("mlp-grade exited with status {status}; of the {runners} results for GitHub Classroom, "
+WORKFLOW_FAILED = N_("mlp-grade exited with status {status}. Of the {runners} results for GitHub Classroom, "
                      "{missing} are errors written by this step")
 
 

@@ -47,7 +47,7 @@ def make_labels_onehot(labels, num_cls):
         나머지는 모두 0입니다.
     """
     # 여기에 코드를 작성하세요
-    raise NotImplementedError("make_labels_onehot은(는) 아직 구현되지 않았습니다")
+    raise NotImplementedError("make_labels_onehot: 아직 구현되지 않았습니다")
 
 
 class MLP:
@@ -96,7 +96,7 @@ class MLP:
             ``self.hidden_layer_output`` (N, H)를 저장합니다.
         """
         # 여기에 코드를 작성하세요
-        raise NotImplementedError("MLP.forward은(는) 아직 구현되지 않았습니다")
+        raise NotImplementedError("MLP.forward: 아직 구현되지 않았습니다")
 
     def backward(self, upstream_grad, batch_sz):
         """가장 최근 ``forward``의 신경망을 거슬러 역전파(backpropagation)합니다.
@@ -114,7 +114,7 @@ class MLP:
             ReLU는 입력이 양수였던 자리로만 기울기를 통과시킵니다(마스크).
         """
         # 여기에 코드를 작성하세요
-        raise NotImplementedError("MLP.backward은(는) 아직 구현되지 않았습니다")
+        raise NotImplementedError("MLP.backward: 아직 구현되지 않았습니다")
 
 
 class SoftmaxCrossEntropy:
@@ -146,7 +146,7 @@ class SoftmaxCrossEntropy:
             ``self.probs`` (N, C)를 저장합니다.
         """
         # 여기에 코드를 작성하세요
-        raise NotImplementedError("SoftmaxCrossEntropy.forward은(는) 아직 구현되지 않았습니다")
+        raise NotImplementedError("SoftmaxCrossEntropy.forward: 아직 구현되지 않았습니다")
 
     def compute_grad(self, labels, batch_sz):
         """가장 최근 ``forward``의 평균 손실에 대한 기울기.
@@ -161,7 +161,7 @@ class SoftmaxCrossEntropy:
             평균(``batch_sz``로 나누기)은 ``backward``가 합니다.
         """
         # 여기에 코드를 작성하세요
-        raise NotImplementedError("SoftmaxCrossEntropy.compute_grad은(는) 아직 구현되지 않았습니다")
+        raise NotImplementedError("SoftmaxCrossEntropy.compute_grad: 아직 구현되지 않았습니다")
 
 
 def _progress(iterable, total, desc, enabled):
@@ -202,7 +202,7 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         에폭 동안 본 미니배치들에서의 정확도)입니다.
     """
     # 여기에 코드를 작성하세요
-    raise NotImplementedError("train_mlp_neuralnet은(는) 아직 구현되지 않았습니다")
+    raise NotImplementedError("train_mlp_neuralnet: 아직 구현되지 않았습니다")
 
 
 def predict(model, data):
@@ -216,4 +216,4 @@ def predict(model, data):
         int 배열 (N,): ``model.forward(data)``의 행별 argmax.
     """
     # 여기에 코드를 작성하세요
-    raise NotImplementedError("predict은(는) 아직 구현되지 않았습니다")
+    raise NotImplementedError("predict: 아직 구현되지 않았습니다")
