@@ -104,8 +104,13 @@ def test_release_stubs_raise_in_every_language(lang):
     spec = importlib.util.spec_from_file_location(f"release_mlp_{lang}", build.release_dir(ROOT, lang) / "mlp.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    with pytest.raises(NotImplementedError, match="MLP.forward is not implemented yet"):
+    from autograder import i18n
+    from autograder.checks.base import NOT_IMPLEMENTED
+
+    with pytest.raises(NotImplementedError) as raised:
         module.MLP(4, 3, 2, seed=0).forward(None)
+    with i18n.language(lang):  # the grader's own words, in the release's language
+        assert str(raised.value) == i18n._(NOT_IMPLEMENTED).format(function="MLP.forward")
 
 
 def _signatures(path) -> list[str]:
