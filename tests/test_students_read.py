@@ -195,7 +195,9 @@ def test_the_release_file_chooses_the_language_and_nothing_else(submit, tmp_path
 
 # ----------------------------------------------------------------------------- no English in Korean feedback
 
-#: words that are not translated: names of things (the data set, the layer, services, file formats) and units
+#: words that are not translated: names of things (the data set, the layer, services, file formats) and units;
+#: single letters of the notebook's notation (N, D, H, C) and the formulas' p and x
+NOTATION = set("NDHCBGLTpx")
 PROPER = {"MNIST", "ReLU", "Leaky", "GitHub", "Classroom", "JUnit", "CPU", "MB", "NaN", "inf"}
 #: what a student's code says for itself in the submissions below
 STUDENT_TEXT = "내 코드가 멈췄습니다"
@@ -208,27 +210,32 @@ def identifiers() -> set[str]:
 
     names = set(dir(builtins)) | set(dir(np)) | {"np", "py", "mlp", "mlp_backprop", "dtype", "ndarray", "axis"}
     with SOLUTION.open() as f:
-        names |= {t.string for t in tokenize.generate_tokens(f.readline) if t.type == tokenize.NAME}
+        for token in tokenize.generate_tokens(f.readline):
+            if token.type == tokenize.NAME:
+                names.add(token.string)
+            elif token.type == tokenize.STRING and token.string.strip("'\"").isidentifier():
+                names.add(token.string.strip("'\""))  # keys such as params["W1"]
     from autograder.grading import select
 
     for c in select("graded"):
         names |= set(re.split(r"[._]", c.name)) | {c.name}
-    names.add("partialCredit")
+    names |= {"partialCredit", "GraderError"}
     return names
 
 
-WORD = re.compile(r"[A-Za-z][A-Za-z_]*(?:\.[A-Za-z_]+)*")
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 GLOSS = re.compile(r"(?<=[\uac00-\ud7a3])\((?:[A-Za-z][A-Za-z -]*)\)")  # 형상(shape): the glossary's own gloss
 
 
 def english_words(text: str, known: set[str], submission: str = "") -> list[str]:
     """The words of ``text`` that are neither identifiers nor proper names (the student's text removed)."""
-    text = text.replace(submission, " ").replace(STUDENT_TEXT, " ")
+    for said in (submission, STUDENT_LINE, STUDENT_TEXT):
+        text = text.replace(said, " ") if said else text
     text = re.sub(r"`[^`]*`", " ", GLOSS.sub(" ", text))
     words = []
     for word in WORD.findall(text):
         parts = word.split(".")
-        if word in known or word in PROPER or all(p in known or p in PROPER for p in parts):
+        if (len(word) == 1 and word in NOTATION) or word in known or word in PROPER or all(p in known or p in PROPER for p in parts):
             continue
         words.append(word)
     return words
@@ -251,7 +258,8 @@ def student_facing(result, fmt: str) -> list[str]:
     return [t[k] for r in runners for t in r["tests"] for k in ("name", "message", "test_code")]
 
 
-RAISES = ('        p = self.params\n', f'        raise ValueError("{STUDENT_TEXT}")\n        p = self.params\n')
+STUDENT_LINE = f'raise ValueError("{STUDENT_TEXT}")'  # the student's code, quoted after its line number
+RAISES = ('        p = self.params\n', f'        {STUDENT_LINE}\n        p = self.params\n')
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +285,7 @@ def korean_results(tmp_path_factory):
         broken = CheckResult("loss.value", i18n._("SoftmaxCrossEntropy.forward is the mean cross-entropy"), 0.0, 5.0,
                              "error", i18n._("the grader could not run this check: {error}").format(error="GraderError"),
                              "visible", 0.1)
-    results.append(Result("sub", "graded", [broken], lang="ko", grader_error=True))
+    results.append(Result("sub", "graded", [broken], lang="ko"))  # grader_error: a check in error
     return results
 
 
@@ -302,9 +310,10 @@ def test_korean_feedback_has_no_english_words(korean_results, fmt):
 def test_the_scan_finds_english():
     known = identifiers()
     assert english_words("MLP.forward: 아직 구현되지 않았습니다 [mlp.py 12번째 줄, forward 안]", known) == []
-    assert english_words("MLP.forward is not implemented yet [mlp.py line 12, in forward]", known) == \
-        ["is", "not", "implemented", "yet", "line", "in"]
-    assert english_words("형상(shape)이 틀렸습니다 (shape)", known) == ["shape"]
+    assert {"is", "implemented", "yet", "line"} <= set(english_words("MLP.forward is not implemented yet "
+                                                                       "[mlp.py line 12, in forward]", known))
+    assert english_words("합계: 0 / 19   (0.7 s)", known) == ["s"]
+    assert english_words("형상(wrong)이 틀렸습니다 (wrong)", known) == ["wrong"]  # a gloss only after Hangul
 
 
 def test_the_korean_workflow_speaks_korean(tmp_path):
@@ -332,7 +341,8 @@ def test_the_korean_workflow_speaks_korean(tmp_path):
     assert proc.returncode == 3
     (error,) = [line for line in proc.stdout.splitlines() if line.startswith("::error")]
     known = identifiers() | {"mlp-grade"}
-    assert HANGUL.search(error) and english_words(error.replace("mlp-grade", " "), known) == [], error
+    words = error.replace("::error title=", " ").replace("::", " ").replace("mlp-grade", " ")  # the command's syntax
+    assert HANGUL.search(error) and english_words(words, known) == [], error
     results = [json.loads(base64.b64decode(line.split("=", 1)[1])) for line in output.read_text().splitlines()]
     message = results[1]["tests"][0]["message"]
     assert "종료 코드 3" in message and english_words(message.replace("mlp-grade", " "), known) == [], message
