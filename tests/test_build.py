@@ -270,7 +270,8 @@ def test_release_repo_in_korean(tmp_path):
     for name in ("mlp.py", "mlp_backprop.ipynb", "test_mlp_public.py", "pytest.ini"):
         assert (dest / name).read_bytes() == (build.release_dir(ROOT, "ko") / name).read_bytes(), name
     readme = (dest / "README.md").read_text()
-    assert HANGUL.search(readme) and "MLP_GRADER_LANG=ko" in readme
+    assert HANGUL.search(readme) and "--lang en" in readme and "mlp-grade.toml" in readme
+    assert (dest / "mlp-grade.toml").read_bytes() == (build.release_dir(ROOT, "ko") / "mlp-grade.toml").read_bytes()
     assert (dest / ".github" / "workflows" / "autograding.yml").is_file()
     secret = solution_lines()
     for path in dest.rglob("*"):
