@@ -389,3 +389,17 @@ def test_the_catalogue_says_what_the_glossary_says():
         if re.search(r"\d %", korean):
             problems.append(f"a space before %: {korean!r}")
     assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------- one notation
+
+
+@pytest.mark.parametrize("lang", build.LANGUAGES)
+def test_one_notation_for_the_batch(lang):
+    """N is the batch's number of samples and batch_sz the divisor, equal in training; no third name (B)."""
+    folder = build.solution_dir(ROOT, lang)
+    for name in (NOTEBOOK, "mlp.py"):
+        text = (folder / name).read_text()
+        assert not re.search(r"(?<![A-Za-z0-9_\\])B(?![A-Za-z0-9_])", text), (lang, name)
+    intro = cells((folder / NOTEBOOK).read_bytes(), "markdown")[0]
+    assert "batch_sz" in intro and "N = `batch_sz`" in intro, "the notation is stated once, at the top"
