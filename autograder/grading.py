@@ -30,6 +30,8 @@ STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
 #: a check not run because a contract function it calls hung in an earlier check
 NOT_RUN = i18n.N_("not run: {function} never returned in {check} (infinite loop?); fix that first")
+#: a check not run (or not finished) because the grading was stopped (Ctrl-C, SIGTERM)
+INTERRUPTED = i18n.N_("not run: the grading was interrupted")
 
 
 @dataclass
@@ -263,13 +265,14 @@ class _Beside:
     """A check run in a thread beside the loop (a second child process), on its own copy of the context.
 
     The report is the one-at-a-time report: the check is stopped as soon as a function it calls
-    hangs elsewhere (it is then "not run"), and run again in order in the one case its result
-    could differ, when it timed out after an earlier timeout (its message names the first one).
-    Checks marked ``beside`` set their own wall-clock limit, so earlier timeouts do not lower it.
+    hangs elsewhere (it is then "not run"). Checks marked ``beside`` set their own limits, which
+    earlier timeouts do not lower, so their outcome is the same in either lane.
+    The thread is awaited on an event it sets when done, never with ``Thread.join``: on Python 3.11 a
+    join interrupted by a signal marks the thread stopped, and a second join returns while it still runs.
     """
 
-    def __init__(self, check: Check, ctx: Context, points: float, release: Callable[[], None]):
-        self.check, self.cancel, self.outcome, self.release = check, threading.Event(), None, release
+    def __init__(self, check: Check, ctx: Context, points: float):
+        self.check, self.cancel, self.done, self.outcome = check, threading.Event(), threading.Event(), None
         self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
         # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
         self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
@@ -277,13 +280,20 @@ class _Beside:
         self.thread.start()
 
     def _run(self, points: float) -> None:
-        with cancel_on(self.cancel):
-            self.outcome = _run_one(self.check, self.ctx, points)
+        try:
+            with cancel_on(self.cancel):
+                self.outcome = _run_one(self.check, self.ctx, points)
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        while not self.done.wait(0.1):
+            pass
 
     def result(self, ctx: Context) -> CheckResult | None:
         """Its result as if run here, merging what it recorded into ``ctx``; None: run it again."""
-        self.thread.join()
-        if self.cancel.is_set() or self.outcome is None or (ctx.timeouts and self.ctx.timeouts):
+        self.wait()
+        if self.cancel.is_set() or self.outcome is None:
             return None
         ctx.timeouts += self.ctx.timeouts
         for name, where in self.ctx.hung.items():
@@ -292,10 +302,12 @@ class _Beside:
 
 
 def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter) -> dict[str, _Beside]:
-    """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle)."""
-    mode = ctx.config["sandbox"].get("parallel", "auto")
-    if mode not in (True, False, "auto"):
-        raise ValueError(f'[sandbox] parallel must be true, false or "auto", not {mode!r}')
+    """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle).
+
+    Only while this process's BLAS is held at one thread (``grade`` holds it): forking beside a
+    multithreaded BLAS call can hang. A lane that cannot start is run in order instead.
+    """
+    mode = ctx.config["sandbox"]["parallel"]
     marked = []  # only checks at the end: nothing after them may depend on what they record in ctx
     for check in reversed(checks):
         if not getattr(check, "beside", False):
@@ -303,20 +315,23 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
         marked.append(check)
     if not marked or mode is False or (mode == "auto" and meter.idle_cores() < 0.75):
         return {}
-    release = one_blas_thread()  # for this grading: forking beside a multithreaded BLAS call can hang
-    if release is None:
-        return {}
-    return {c.name: _Beside(c, ctx, float(points.get(c.name, 0)), release) for c in marked}
+    lanes = {}
+    for check in marked:
+        try:
+            lanes[check.name] = _Beside(check, ctx, float(points.get(check.name, 0)))
+        except RuntimeError:  # no thread to be had (a process limit): this one runs in order
+            continue
+    return lanes
 
 
 def _stop_beside(lanes: list[_Beside]) -> None:
-    """Stop what still runs beside (only when the loop ended early), wait for it, give BLAS its threads back."""
+    """Stop what still runs beside (the loop ended early, or was interrupted) and wait until it has: its child
+    killed and its folder removed."""
     for lane in lanes:
-        if lane.outcome is None:
+        if not lane.done.is_set():
             lane.cancel.set()
-        lane.thread.join()
-    if lanes:
-        lanes[0].release()
+    for lane in lanes:
+        lane.wait()
 
 
 def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
@@ -338,11 +353,19 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
         IsolationError: ``[sandbox] isolation = "strict"`` and this machine
             cannot confine student code fully (nothing was run).
         ValueError: ``lang`` (or the config) names a language the grader does not speak.
+        KeyboardInterrupt: the grading was interrupted (Ctrl-C, or a signal under
+            ``interruption.on_signals``); every child it started is gone, and its
+            ``partial`` attribute holds the Result so far (checks not run say so).
     """
     if not isinstance(config, dict):
         config = load_config(config)
     with i18n.language(i18n.choose(lang, config)) as chosen:
-        result = _grade(path, config, suite, only, on_check)
+        try:
+            result = _grade(path, config, suite, only, on_check)
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "partial", None) is not None:
+                exc.partial.lang = chosen
+            raise
         result.lang = chosen
     return result
 
@@ -365,10 +388,14 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
     ctx = Context(module_file=module, config=config,
                   seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
     meter = CpuMeter()
-    broken = _import_failure(ctx)
-    beside = _start_beside(checks, ctx, points, meter) if broken is None else {}
-    lanes = list(beside.values())
+    # one BLAS thread in this process while it grades: a fork (every probe) while another thread of the
+    # process (a lane beside, another grading) is inside a multithreaded BLAS call can hang for ever
+    release = one_blas_thread()
+    lanes: list[_Beside] = []
     try:
+        broken = _import_failure(ctx)
+        beside = _start_beside(checks, ctx, points, meter) if broken is None and release is not None else {}
+        lanes = list(beside.values())
         for check in checks:
             blocked = next((f for f in check.calls if f in ctx.hung), None)
             if broken is None and blocked is not None:
@@ -389,8 +416,21 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
             result.checks.append(outcome)
             if on_check is not None:
                 on_check(outcome)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under interruption.on_signals
+        _stop_beside(lanes)
+        done = {c.name for c in result.checks}
+        finished = {lane.check.name: lane.outcome for lane in lanes if lane.outcome and not lane.cancel.is_set()}
+        result.checks += [finished.get(c.name) or CheckResult(c.name, c.heading(), 0.0, float(points.get(c.name, 0)),
+                                                              "failed", i18n._(INTERRUPTED), c.visibility, 0.0)
+                          for c in checks if c.name not in done]
+        say_once(result.checks)
+        result.seconds = round(time.monotonic() - started, 3)
+        exc.partial = result  # what ran, for the caller to write; the interruption goes on
+        raise
     finally:
         _stop_beside(lanes)
+        if release is not None:
+            release()
     say_once(result.checks)
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -32,12 +32,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config
 from ..grading import find_module, grade, select
+from ..sandbox import scratch
 from ..sandbox.confinement import IsolationError, require
 
 SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
@@ -71,7 +71,7 @@ def _grade_one(student: str, folder: str, config: dict) -> dict:
 
 def _grade_sent(student: str, source: bytes, config: dict) -> dict:
     """Runs in a Dask worker: grade the ``mlp.py`` sent, in a private temporary folder of that machine."""
-    with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+    with scratch.folder() as tmp:
         folder = Path(tmp) / SAFE.sub("_", student)
         folder.mkdir()
         (folder / "mlp.py").write_bytes(source)
@@ -114,7 +114,8 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
                                   key=f"mlp-grade-{student}-{os.getpid()}-{time.time_ns()}")] = student
         for student, folder in local.items():
             yield student, _grade_one(student, str(folder), config)
-        for future in as_completed(futures):
+        # as_completed finds a client's event loop by default from the default client, which this is not
+        for future in as_completed(futures, loop=client.loop):
             student = futures[future]
             try:
                 result = future.result()
