@@ -23,6 +23,7 @@ from .checks.base import failure
 from .checks.interface import IMPORTING, parse_module
 from .config import load_config
 from .feedback import say_once
+from .interruption import deferred
 from .sandbox.confinement import require
 from .sandbox.runner import CpuMeter, cancel_on, one_blas_thread
 
@@ -246,6 +247,12 @@ def _run_one(check: Check, ctx: Context, points: float) -> CheckResult:
                        verdict.message, check.visibility, round(time.monotonic() - started, 3))
 
 
+def _unrun(check: Check, points: dict, reason: str) -> CheckResult:
+    """The result of a check that did not run: no points, ``reason`` as its message."""
+    return CheckResult(check.name, check.heading(), 0.0, float(points.get(check.name, 0)), "failed", reason,
+                       check.visibility, 0.0)
+
+
 def _import_failure(ctx: Context) -> str | None:
     """The message every check gets when mlp.py cannot even be imported (tried once, shared)."""
     tree, problem = parse_module(ctx.module_file.read_text(encoding="utf-8", errors="replace"))
@@ -271,13 +278,15 @@ class _Beside:
     join interrupted by a signal marks the thread stopped, and a second join returns while it still runs.
     """
 
-    def __init__(self, check: Check, ctx: Context, points: float):
+    def __init__(self, check: Check, ctx: Context, points: float, lanes: list[_Beside]):
         self.check, self.cancel, self.done, self.outcome = check, threading.Event(), threading.Event(), None
         self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
         # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
         self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
                                        name=check.name, daemon=True)
-        self.thread.start()
+        with deferred():  # started and listed in ``lanes``, or neither
+            self.thread.start()
+            lanes.append(self)
 
     def _run(self, points: float) -> None:
         try:
@@ -301,11 +310,13 @@ class _Beside:
         return self.outcome
 
 
-def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter) -> dict[str, _Beside]:
+def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter,
+                  lanes: list[_Beside]) -> dict[str, _Beside]:
     """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle).
 
     Only while this process's BLAS is held at one thread (``grade`` holds it): forking beside a
-    multithreaded BLAS call can hang. A lane that cannot start is run in order instead.
+    multithreaded BLAS call can hang. A lane that cannot start is run in order instead. Each lane is
+    added to ``lanes`` as soon as it runs (for the caller to stop, whatever happens next).
     """
     mode = ctx.config["sandbox"]["parallel"]
     marked = []  # only checks at the end: nothing after them may depend on what they record in ctx
@@ -315,13 +326,14 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
         marked.append(check)
     if not marked or mode is False or (mode == "auto" and meter.idle_cores() < 0.75):
         return {}
-    lanes = {}
+    started = {}
     for check in marked:
         try:
-            lanes[check.name] = _Beside(check, ctx, float(points.get(check.name, 0)))
+            lane = _Beside(check, ctx, float(points.get(check.name, 0)), lanes)
         except RuntimeError:  # no thread to be had (a process limit): this one runs in order
             continue
-    return lanes
+        started[check.name] = lane
+    return started
 
 
 def _stop_beside(lanes: list[_Beside]) -> None:
@@ -372,16 +384,20 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
 
 def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[str] | None,
            on_check: Callable[[CheckResult], None] | None) -> Result:
-    jail = require(config["sandbox"]["isolation"])
     started = time.monotonic()
     checks = select(suite, only, config["grader"]["skip"])
     points = config["points"]
+    try:
+        jail = require(config["sandbox"]["isolation"])
+    except KeyboardInterrupt as exc:  # interrupted while the confinement was being tested: nothing ran
+        exc.partial = Result(submission=str(path), suite=suite,
+                             checks=[_unrun(c, points, i18n._(INTERRUPTED)) for c in checks])
+        raise
     result = Result(submission=str(path), suite=suite, isolation=jail.to_dict())
     module = find_module(path)
     if module is None:
         reason = i18n._("no {file} found in {path}: submit the file named {file}").format(file=STUDENT_FILE, path=path)
-        result.checks = [CheckResult(c.name, c.heading(), 0.0, float(points.get(c.name, 0)), "failed", reason,
-                                     c.visibility, 0.0) for c in checks]
+        result.checks = [_unrun(c, points, reason) for c in checks]
         result.seconds = round(time.monotonic() - started, 3)
         return result
     module_bytes = module.read_bytes()
@@ -390,12 +406,11 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
     meter = CpuMeter()
     # one BLAS thread in this process while it grades: a fork (every probe) while another thread of the
     # process (a lane beside, another grading) is inside a multithreaded BLAS call can hang for ever
-    release = one_blas_thread()
-    lanes: list[_Beside] = []
+    release, lanes = None, []
     try:
+        release = one_blas_thread()
         broken = _import_failure(ctx)
-        beside = _start_beside(checks, ctx, points, meter) if broken is None and release is not None else {}
-        lanes = list(beside.values())
+        beside = _start_beside(checks, ctx, points, meter, lanes) if broken is None and release is not None else {}
         for check in checks:
             blocked = next((f for f in check.calls if f in ctx.hung), None)
             if broken is None and blocked is not None:
@@ -406,8 +421,7 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
             if reason is not None:
                 if lane is not None:
                     lane.cancel.set()
-                outcome = CheckResult(check.name, check.heading(), 0.0, float(points.get(check.name, 0)), "failed",
-                                      reason, check.visibility, 0.0)
+                outcome = _unrun(check, points, reason)
             else:
                 outcome = (lane and lane.result(ctx)) or _run_one(check, ctx, float(points.get(check.name, 0)))
             for other in beside.values():  # one that calls a function which hung here will not run: stop it
@@ -420,8 +434,7 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
         _stop_beside(lanes)
         done = {c.name for c in result.checks}
         finished = {lane.check.name: lane.outcome for lane in lanes if lane.outcome and not lane.cancel.is_set()}
-        result.checks += [finished.get(c.name) or CheckResult(c.name, c.heading(), 0.0, float(points.get(c.name, 0)),
-                                                              "failed", i18n._(INTERRUPTED), c.visibility, 0.0)
+        result.checks += [finished.get(c.name) or _unrun(c, points, i18n._(INTERRUPTED))
                           for c in checks if c.name not in done]
         say_once(result.checks)
         result.seconds = round(time.monotonic() - started, 3)

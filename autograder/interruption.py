@@ -31,6 +31,9 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
         self.partial = None
 
+    def __reduce__(self):  # sent back from a worker process
+        return type(self), (self.signum,)
+
 
 def signal_of(exc: BaseException) -> int:
     """The signal that raised ``exc`` (SIGINT for a plain ``KeyboardInterrupt``)."""
@@ -42,6 +45,27 @@ def exit_status(exc: BaseException) -> int:
     return 128 + int(signal_of(exc))
 
 
+_fired: list[int] = []
+_depth = 0
+_pending: list[int] = []
+
+
+def _handler(signum, _frame):  # noqa: ANN001
+    _fired.append(signum)
+    if len(_fired) == 1:
+        if _depth:
+            _pending.append(signum)  # raised when the step that must not be cut in two is done
+        else:
+            raise Interrupted(signum)
+
+
+def install() -> None:
+    """For the rest of this process (a worker): SIGINT, SIGTERM and SIGHUP raise ``Interrupted``, once."""
+    _fired.clear()
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+
+
 @contextlib.contextmanager
 def on_signals():
     """SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` (the first one only; later ones are noted and dropped
@@ -49,26 +73,13 @@ def on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired: list[int] = []
-
-    def handler(signum, _frame):  # noqa: ANN001
-        fired.append(signum)
-        if len(fired) == 1:
-            if _depth:
-                _pending.append(signum)  # raised when the step that must not be cut in two is done
-            else:
-                raise Interrupted(signum)
-
-    before = {s: signal.signal(s, handler) for s in SIGNALS}
+    before = {s: signal.getsignal(s) for s in SIGNALS}
+    install()
     try:
         yield
     finally:
         for s, old in before.items():
             signal.signal(s, old)
-
-
-_depth = 0
-_pending: list[int] = []
 
 
 @contextlib.contextmanager

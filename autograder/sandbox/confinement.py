@@ -178,7 +178,12 @@ def _sandbox_user() -> tuple[int, int] | None:
         try:
             proc = popen([sys.executable, "-I", "-c", "import numpy"], plan, ["rlimits", "uid_drop"], cwd="/",
                          env=child_env(Path(tmp), 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            usable = proc.wait(timeout=60) == 0
+            try:
+                usable = proc.wait(timeout=60) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         except (OSError, subprocess.SubprocessError):
             usable = False
     return drop_to if usable else None
