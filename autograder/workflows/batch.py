@@ -95,20 +95,27 @@ def _worker_start(parent: int) -> None:
     die_with_parent(signal.SIGTERM, parent)
 
 
-def _stop_workers(pool: cf.ProcessPoolExecutor, grace_s: float = 4.0) -> None:
-    """Interrupt every worker of ``pool`` (SIGTERM: each grading kills its children and removes its folders),
-    SIGKILL those still there after ``grace_s``."""
-    workers = list((pool._processes or {}).values())  # (the executor has no public list of its processes)
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
+def _stop_workers(pool: cf.ProcessPoolExecutor, futures: list[cf.Future], grace_s: float = 4.0) -> None:
+    """Cancel what has not started and interrupt every worker of ``pool`` (SIGTERM: its grading kills its
+    children and removes its folders), also those the pool starts meanwhile for a call already queued,
+    until all is done; SIGKILL what is still there after ``grace_s``."""
+    for future in futures:
+        future.cancel()
+    signalled, deadline = set(), time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        # (the executor has no public list of its processes)
+        alive = [w for w in list((pool._processes or {}).values()) if w.is_alive()]
+        if not alive and all(f.done() for f in futures):
+            return
+        for worker in alive:
+            if worker.pid not in signalled:
+                signalled.add(worker.pid)
+                with contextlib.suppress(OSError, ValueError):
+                    worker.terminate()
+        time.sleep(0.02)
+    for worker in list((pool._processes or {}).values()):
         with contextlib.suppress(OSError, ValueError):
-            worker.terminate()
-    deadline = time.monotonic() + grace_s
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
             worker.kill()
-            worker.join(1)
 
 
 def _graded_locally(todo: dict[str, Path], config: dict, jobs: int):
@@ -116,15 +123,17 @@ def _graded_locally(todo: dict[str, Path], config: dict, jobs: int):
     workers interrupted and their gradings cleaned up, when the batch is (Ctrl-C, SIGTERM)."""
     pool = cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1, initializer=_worker_start,
                                   initargs=(os.getpid(),))
+    futures: dict[cf.Future, str] = {}
     try:
-        futures = {pool.submit(_grade_one, s, str(f), config): s for s, f in todo.items()}
+        for student, folder in todo.items():
+            futures[pool.submit(_grade_one, student, str(folder), config)] = student
         for future in cf.as_completed(futures):
             try:
                 yield futures[future], future.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker costs only its own student
                 yield futures[future], exc
     except BaseException:  # KeyboardInterrupt (interruption.Interrupted), or the caller stopped early
-        _stop_workers(pool)
+        _stop_workers(pool, list(futures))
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
