@@ -434,9 +434,11 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
         _stop_beside(lanes)
         done = {c.name for c in result.checks}
         finished = {lane.check.name: lane.outcome for lane in lanes if lane.outcome and not lane.cancel.is_set()}
-        result.checks += [finished.get(c.name) or _unrun(c, points, i18n._(INTERRUPTED))
-                          for c in checks if c.name not in done]
-        say_once(result.checks)
+        result.checks += [finished[c.name] for c in checks if c.name in finished and c.name not in done]
+        say_once(result.checks)  # (the note of the checks not run is said in each)
+        done |= set(finished)
+        result.checks += [_unrun(c, points, i18n._(INTERRUPTED)) for c in checks if c.name not in done]
+        result.checks.sort(key=lambda r: [c.name for c in checks].index(r.name))
         result.seconds = round(time.monotonic() - started, 3)
         exc.partial = result  # what ran, for the caller to write; the interruption goes on
         raise

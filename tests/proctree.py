@@ -69,8 +69,9 @@ class Watch:
         self._thread.join()
 
     def drivers(self) -> int:
-        """How many sandbox drivers (``_driver.py``, one per child) run under ``root`` now."""
-        return sum("_driver.py" in cmdline(pid) for pid in tree(self.root))
+        """How many sandboxed children run under ``root`` now: distinct ``_driver.py`` command lines (each names
+        its own folder; with a PID namespace the driver and the init it forks share one)."""
+        return len({line for line in map(cmdline, tree(self.root)) if "_driver.py" in line})
 
     def left(self) -> list[tuple[int, str]]:
         """(pid, command line) of every process seen that still runs."""
