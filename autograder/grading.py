@@ -318,7 +318,7 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
     multithreaded BLAS call can hang. A lane that cannot start is run in order instead. Each lane is
     added to ``lanes`` as soon as it runs (for the caller to stop, whatever happens next).
     """
-    mode = ctx.config["sandbox"]["parallel"]
+    mode = ctx.config["sandbox"].get("parallel", "auto")  # (checked when the config is loaded)
     marked = []  # only checks at the end: nothing after them may depend on what they record in ctx
     for check in reversed(checks):
         if not getattr(check, "beside", False):

@@ -18,9 +18,8 @@ from conftest import ROOT, SOLUTION, mnist_available, mutate
 
 PREDICT = "    return np.argmax(model.forward(data), axis=1)"
 #: predict hangs (its check times out; the accuracy check does not call it) and training sleeps past its limit
-HANGS = [(PREDICT, "    while True:\n        pass"),
-         ('def train_mlp_neuralnet(', 'import time as _t\n\n\ndef train_mlp_neuralnet(*_a, **_k):\n    _t.sleep(60)\n\n\n'
-                                      'def _unused(')]
+SLEEPING_TRAIN = "import time as _t\n\n\ndef train_mlp_neuralnet(*_a, **_k):\n    _t.sleep(60)\n\n\ndef _unused("
+HANGS = [(PREDICT, "    while True:\n        pass"), ("def train_mlp_neuralnet(", SLEEPING_TRAIN)]
 
 
 def plain(result) -> list[tuple]:
