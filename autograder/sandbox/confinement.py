@@ -111,9 +111,9 @@ def popen(argv: list[str], plan: L.Plan, in_force: list[str], **kwargs) -> subpr
     A layer that fails to apply makes Popen raise (SubprocessError): the
     command never runs with less confinement than announced. Last, after any uid change (which
     would clear it), the child is set to be killed when the thread that starts it dies (SIGKILL of
-    the grader included). Between fork and exec runs only system calls on objects made before the
-    fork (``prepare``): no lock another thread of the grader may hold, no import, no allocation of
-    Python state shared with other threads.
+    the grader included). Between fork and exec run only system calls on objects made before the
+    fork (``prepare``): no import, no logging, no BLAS, nothing that takes a lock another thread of
+    the grader may have held at the fork.
     """
     chosen = [layer for layer in L.LAYERS if layer.name in in_force]
     for layer in chosen:
