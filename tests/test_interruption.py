@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,12 +110,20 @@ def stop_and_check(proc: subprocess.Popen, watch: Watch, signum: int, tmp: Path,
 
 
 @pytest.fixture
-def setting(tmp_path):
-    (tmp_path / "sleeper").mkdir()
-    (tmp_path / "sleeper" / "mlp.py").write_text(SOLUTION.read_text() + SLEEPER_TAIL)
-    (tmp_path / "config.toml").write_text(CONFIG)
-    (tmp_path / "tmp").mkdir()
-    return tmp_path, dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
+def setting():
+    """(folder, environment): the grader's TMPDIR is ``folder/tmp``; ``folder`` is under /tmp, open to the
+    sandbox user of a root grader (pytest's own folders are private to the user running it)."""
+    folder = Path(tempfile.mkdtemp(prefix="mlp-interruption-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    (folder / "sleeper").mkdir()
+    (folder / "sleeper" / "mlp.py").write_text(SOLUTION.read_text() + SLEEPER_TAIL)
+    (folder / "config.toml").write_text(CONFIG)
+    (folder / "tmp").mkdir()
+    os.chmod(folder / "tmp", 0o1777)
+    try:
+        yield folder, dict(os.environ, TMPDIR=str(folder / "tmp"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def started(watch: Watch) -> bool:
