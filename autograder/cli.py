@@ -7,17 +7,21 @@
 
 Exit status: 0 when a report was produced (whatever the score); 1 when
 ``--fail-under`` is not met; 2 for a usage error; 3 when the grader itself
-failed on a check (the report is still written).
+failed on a check (the report is still written); 128 + the signal's number
+(130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) when interrupted, after
+writing the report of what ran.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from . import build as build_mod
 from .config import ConfigError, load_config
+from .interruption import exit_status, on_signals, signal_of
 
 EXIT_OK, EXIT_FAIL_UNDER, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 
@@ -92,12 +96,20 @@ def cmd_grade(argv: list[str]) -> int:
         def progress(check):  # noqa: ANN001
             sys.stderr.write(f"\r\033[K  {check.name} {check.score:g}/{check.max_score:g}")
             sys.stderr.flush()
+    interrupted = None
     try:
-        result = grade(args.submission, config=config, suite="public" if args.public else "graded",
-                       only=args.only, on_check=progress, lang=lang)
+        with on_signals():  # SIGINT, SIGTERM, SIGHUP: children killed, folders removed, what ran reported
+            result = grade(args.submission, config=config, suite="public" if args.public else "graded",
+                           only=args.only, on_check=progress, lang=lang)
     except IsolationError as exc:
         print(f"mlp-grade: {exc}", file=sys.stderr)
         return EXIT_GRADER
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "partial", None) is None:
+            return exit_status(exc)
+        interrupted, result = exc, exc.partial
+        print(f"mlp-grade: interrupted by {signal.Signals(signal_of(exc)).name}: the report holds the checks "
+              "that ran", file=sys.stderr)
     if result.isolation.get("level") != "strict":
         print(f"mlp-grade: warning for the instructor: {result.isolation.get('summary')}", file=sys.stderr)
     if progress:
@@ -107,6 +119,8 @@ def cmd_grade(argv: list[str]) -> int:
     _write(render(result, args.format, color=color, config=config), args.out)
     for fmt, file in extra:
         _write(render(result, fmt, config=config), file)
+    if interrupted is not None:
+        return exit_status(interrupted)
     if result.grader_error:
         return EXIT_GRADER
     if args.fail_under is not None and result.score < args.fail_under / 100 * result.max_score:

@@ -23,6 +23,7 @@ from .checks.base import failure
 from .checks.interface import IMPORTING, parse_module
 from .config import load_config
 from .feedback import say_once
+from .interruption import deferred
 from .sandbox.confinement import require
 from .sandbox.runner import CpuMeter, cancel_on, one_blas_thread
 
@@ -30,6 +31,8 @@ STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
 #: a check not run because a contract function it calls hung in an earlier check
 NOT_RUN = i18n.N_("not run: {function} never returned in {check} (infinite loop?); fix that first")
+#: a check not run (or not finished) because the grading was stopped (Ctrl-C, SIGTERM)
+INTERRUPTED = i18n.N_("not run: the grading was interrupted")
 
 
 @dataclass
@@ -244,6 +247,12 @@ def _run_one(check: Check, ctx: Context, points: float) -> CheckResult:
                        verdict.message, check.visibility, round(time.monotonic() - started, 3))
 
 
+def _unrun(check: Check, points: dict, reason: str) -> CheckResult:
+    """The result of a check that did not run: no points, ``reason`` as its message."""
+    return CheckResult(check.name, check.heading(), 0.0, float(points.get(check.name, 0)), "failed", reason,
+                       check.visibility, 0.0)
+
+
 def _import_failure(ctx: Context) -> str | None:
     """The message every check gets when mlp.py cannot even be imported (tried once, shared)."""
     tree, problem = parse_module(ctx.module_file.read_bytes())
@@ -263,27 +272,37 @@ class _Beside:
     """A check run in a thread beside the loop (a second child process), on its own copy of the context.
 
     The report is the one-at-a-time report: the check is stopped as soon as a function it calls
-    hangs elsewhere (it is then "not run"), and run again in order in the one case its result
-    could differ, when it timed out after an earlier timeout (its message names the first one).
-    Checks marked ``beside`` set their own wall-clock limit, so earlier timeouts do not lower it.
+    hangs elsewhere (it is then "not run"). Checks marked ``beside`` set their own limits, which
+    earlier timeouts do not lower, so their outcome is the same in either lane.
+    The thread is awaited on an event it sets when done, never with ``Thread.join``: on Python 3.11 a
+    join interrupted by a signal marks the thread stopped, and a second join returns while it still runs.
     """
 
-    def __init__(self, check: Check, ctx: Context, points: float, release: Callable[[], None]):
-        self.check, self.cancel, self.outcome, self.release = check, threading.Event(), None, release
+    def __init__(self, check: Check, ctx: Context, points: float, lanes: list[_Beside]):
+        self.check, self.cancel, self.done, self.outcome = check, threading.Event(), threading.Event(), None
         self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
         # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
         self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
                                        name=check.name, daemon=True)
-        self.thread.start()
+        with deferred():  # started and listed in ``lanes``, or neither
+            self.thread.start()
+            lanes.append(self)
 
     def _run(self, points: float) -> None:
-        with cancel_on(self.cancel):
-            self.outcome = _run_one(self.check, self.ctx, points)
+        try:
+            with cancel_on(self.cancel):
+                self.outcome = _run_one(self.check, self.ctx, points)
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        while not self.done.wait(0.1):
+            pass
 
     def result(self, ctx: Context) -> CheckResult | None:
         """Its result as if run here, merging what it recorded into ``ctx``; None: run it again."""
-        self.thread.join()
-        if self.cancel.is_set() or self.outcome is None or (ctx.timeouts and self.ctx.timeouts):
+        self.wait()
+        if self.cancel.is_set() or self.outcome is None:
             return None
         ctx.timeouts += self.ctx.timeouts
         for name, where in self.ctx.hung.items():
@@ -291,11 +310,15 @@ class _Beside:
         return self.outcome
 
 
-def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter) -> dict[str, _Beside]:
-    """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle)."""
-    mode = ctx.config["sandbox"].get("parallel", "auto")
-    if mode not in (True, False, "auto"):
-        raise ValueError(f'[sandbox] parallel must be true, false or "auto", not {mode!r}')
+def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMeter,
+                  lanes: list[_Beside]) -> dict[str, _Beside]:
+    """Start the checks marked ``beside`` now when ``[sandbox] parallel`` allows (``auto``: a core sat idle).
+
+    Only while this process's BLAS is held at one thread (``grade`` holds it): forking beside a
+    multithreaded BLAS call can hang. A lane that cannot start is run in order instead. Each lane is
+    added to ``lanes`` as soon as it runs (for the caller to stop, whatever happens next).
+    """
+    mode = ctx.config["sandbox"].get("parallel", "auto")  # (checked when the config is loaded)
     marked = []  # only checks at the end: nothing after them may depend on what they record in ctx
     for check in reversed(checks):
         if not getattr(check, "beside", False):
@@ -303,20 +326,24 @@ def _start_beside(checks: list[Check], ctx: Context, points: dict, meter: CpuMet
         marked.append(check)
     if not marked or mode is False or (mode == "auto" and meter.idle_cores() < 0.75):
         return {}
-    release = one_blas_thread()  # for this grading: forking beside a multithreaded BLAS call can hang
-    if release is None:
-        return {}
-    return {c.name: _Beside(c, ctx, float(points.get(c.name, 0)), release) for c in marked}
+    started = {}
+    for check in marked:
+        try:
+            lane = _Beside(check, ctx, float(points.get(check.name, 0)), lanes)
+        except RuntimeError:  # no thread to be had (a process limit): this one runs in order
+            continue
+        started[check.name] = lane
+    return started
 
 
 def _stop_beside(lanes: list[_Beside]) -> None:
-    """Stop what still runs beside (only when the loop ended early), wait for it, give BLAS its threads back."""
+    """Stop what still runs beside (the loop ended early, or was interrupted) and wait until it has: its child
+    killed and its folder removed."""
     for lane in lanes:
-        if lane.outcome is None:
+        if not lane.done.is_set():
             lane.cancel.set()
-        lane.thread.join()
-    if lanes:
-        lanes[0].release()
+    for lane in lanes:
+        lane.wait()
 
 
 def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, suite: str = "graded",
@@ -340,37 +367,52 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
         IsolationError: ``[sandbox] isolation = "strict"`` and this machine
             cannot confine student code fully (nothing was run).
         ValueError: ``lang`` (or the config) names a language the grader does not speak.
+        KeyboardInterrupt: the grading was interrupted (Ctrl-C, or a signal under
+            ``interruption.on_signals``); every child it started is gone, and its
+            ``partial`` attribute holds the Result so far (checks not run say so).
     """
     if not isinstance(config, dict):
         config = load_config(config)
     with i18n.language(i18n.choose(lang, config, release=i18n.release_language(path))) as chosen:
-        result = _grade(path, config, suite, only, on_check)
+        try:
+            result = _grade(path, config, suite, only, on_check)
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "partial", None) is not None:
+                exc.partial.lang = chosen
+            raise
         result.lang = chosen
     return result
 
 
 def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[str] | None,
            on_check: Callable[[CheckResult], None] | None) -> Result:
-    jail = require(config["sandbox"]["isolation"])
     started = time.monotonic()
     checks = select(suite, only, config["grader"]["skip"])
     points = config["points"]
+    try:
+        jail = require(config["sandbox"]["isolation"])
+    except KeyboardInterrupt as exc:  # interrupted while the confinement was being tested: nothing ran
+        exc.partial = Result(submission=str(path), suite=suite,
+                             checks=[_unrun(c, points, i18n._(INTERRUPTED)) for c in checks])
+        raise
     result = Result(submission=str(path), suite=suite, isolation=jail.to_dict())
     module = find_module(path)
     if module is None:
         reason = i18n._("no {file} found in {path}: submit the file named {file}").format(file=STUDENT_FILE, path=path)
-        result.checks = [CheckResult(c.name, c.heading(), 0.0, float(points.get(c.name, 0)), "failed", reason,
-                                     c.visibility, 0.0) for c in checks]
+        result.checks = [_unrun(c, points, reason) for c in checks]
         result.seconds = round(time.monotonic() - started, 3)
         return result
     module_bytes = module.read_bytes()
     ctx = Context(module_file=module, config=config,
                   seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
     meter = CpuMeter()
-    broken = _import_failure(ctx)
-    beside = _start_beside(checks, ctx, points, meter) if broken is None else {}
-    lanes = list(beside.values())
+    # one BLAS thread in this process while it grades: a fork (every probe) while another thread of the
+    # process (a lane beside, another grading) is inside a multithreaded BLAS call can hang for ever
+    release, lanes = None, []
     try:
+        release = one_blas_thread()
+        broken = _import_failure(ctx)
+        beside = _start_beside(checks, ctx, points, meter, lanes) if broken is None and release is not None else {}
         for check in checks:
             blocked = next((f for f in check.calls if f in ctx.hung), None)
             if broken is None and blocked is not None:
@@ -381,8 +423,7 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
             if reason is not None:
                 if lane is not None:
                     lane.cancel.set()
-                outcome = CheckResult(check.name, check.heading(), 0.0, float(points.get(check.name, 0)), "failed",
-                                      reason, check.visibility, 0.0)
+                outcome = _unrun(check, points, reason)
             else:
                 outcome = (lane and lane.result(ctx)) or _run_one(check, ctx, float(points.get(check.name, 0)))
             for other in beside.values():  # one that calls a function which hung here will not run: stop it
@@ -391,8 +432,22 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
             result.checks.append(outcome)
             if on_check is not None:
                 on_check(outcome)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under interruption.on_signals
+        _stop_beside(lanes)
+        done = {c.name for c in result.checks}
+        finished = {lane.check.name: lane.outcome for lane in lanes if lane.outcome and not lane.cancel.is_set()}
+        result.checks += [finished[c.name] for c in checks if c.name in finished and c.name not in done]
+        say_once(result.checks)  # (the note of the checks not run is said in each)
+        done |= set(finished)
+        result.checks += [_unrun(c, points, i18n._(INTERRUPTED)) for c in checks if c.name not in done]
+        result.checks.sort(key=lambda r: [c.name for c in checks].index(r.name))
+        result.seconds = round(time.monotonic() - started, 3)
+        exc.partial = result  # what ran, for the caller to write; the interruption goes on
+        raise
     finally:
         _stop_beside(lanes)
+        if release is not None:
+            release()
     say_once(result.checks)
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -31,7 +31,7 @@ CHECKS = [("interface.MLP", 5.0), ("gradient.batch_averaging", 6.0), ("gradient.
           ("train.learning_rate", 3.0), ("forward.shape", 4.0), ("accuracy.mnist", 10.0)]
 NO_DIVISION = ("MLP.backward with batch_sz != N: W1 relative error {err} (threshold 1e-05); your W1 gradient is "
                "{n} (batch_sz) times too large: divide by batch_sz once")
-ACCURACY = "test accuracy {acc:.2f}% (1 epoch, lr 0.5, batch 128, 784-128-10, 7 s)"
+ACCURACY = "test accuracy {acc:.2f}% (1 epoch, lr 0.5, batch 128, 784-128-10)"
 
 
 def make_result(student: str, lost: dict[str, tuple[float, str]] | None = None, seconds: float = 10.0,

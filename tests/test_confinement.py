@@ -416,7 +416,7 @@ def test_attacks_as(who, foreign):
     env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": str(home), "MLP_CONFINEMENT_AS": who,
            "MLP_DATA_DIR": os.environ.get("MLP_DATA_DIR", ""), "MLP_GRADER_SECRET": "tests", "LANG": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1"}
-    files = ["test_confinement.py"] + (["test_redteam.py"] if who == UNPRIVILEGED_USER else [])
+    files = ["test_confinement.py", "test_interruption.py"] + (["test_redteam.py"] if who == UNPRIVILEGED_USER else [])
     argv = [str(venv / "bin" / "python"), "-m", "pytest", *(str(base / "src" / "tests" / f) for f in files),
             "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rs", "-k", "not test_attacks_as",
             "--basetemp", str(home / "tmp")]

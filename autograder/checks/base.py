@@ -102,7 +102,7 @@ class Context:
             return self._cache[share]
         outcome = run_probe(self.module_file, name, inputs, options or {}, limits or self.limits())
         if outcome.status == "timeout":
-            if self.timeouts:
+            if self.timeouts and limits is None:  # (a check that sets its own limits keeps them)
                 outcome.message += _(" (limit lowered after the timeout in {check})").format(check=self.timeouts[0])
             self.timeouts.append(self.current)
             if outcome.hung:

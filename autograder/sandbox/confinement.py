@@ -19,14 +19,16 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..interruption import die_with_parent
 from . import layers as L
+from . import scratch
 
 PROBE_SCRIPT = Path(__file__).with_name("attack_probe.py")
 MODES = ("best", "strict")
@@ -107,15 +109,21 @@ def popen(argv: list[str], plan: L.Plan, in_force: list[str], **kwargs) -> subpr
     """Start ``argv`` with every layer named in ``in_force`` applied between fork and exec.
 
     A layer that fails to apply makes Popen raise (SubprocessError): the
-    command never runs with less confinement than announced.
+    command never runs with less confinement than announced. Last, after any uid change (which
+    would clear it), the child is set to be killed when the thread that starts it dies (SIGKILL of
+    the grader included). Between fork and exec run only system calls on objects made before the
+    fork (``prepare``): no import, no logging, no BLAS, nothing that takes a lock another thread of
+    the grader may have held at the fork.
     """
     chosen = [layer for layer in L.LAYERS if layer.name in in_force]
     for layer in chosen:
         layer.prepare(plan)
+    parent = os.getpid()
 
     def apply() -> None:
         for layer in chosen:
             layer.apply(plan)
+        die_with_parent(signal.SIGKILL, parent)
 
     try:
         return subprocess.Popen(argv, preexec_fn=apply if os.name == "posix" else None, start_new_session=True,
@@ -165,12 +173,17 @@ def _sandbox_user() -> tuple[int, int] | None:
     except KeyError:
         return None
     drop_to = (entry.pw_uid, entry.pw_gid)
-    with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+    with scratch.folder() as tmp:
         plan = plan_for(Path(tmp), 2048, 60, 8, 64, drop_to)
         try:
             proc = popen([sys.executable, "-I", "-c", "import numpy"], plan, ["rlimits", "uid_drop"], cwd="/",
                          env=child_env(Path(tmp), 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            usable = proc.wait(timeout=60) == 0
+            try:
+                usable = proc.wait(timeout=60) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         except (OSError, subprocess.SubprocessError):
             usable = False
     return drop_to if usable else None
@@ -179,8 +192,8 @@ def _sandbox_user() -> tuple[int, int] | None:
 def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str, bool]:
     """Attack refused -> True, for a child jailed with ``in_force`` (see attack_probe.py)."""
     # outside: in /tmp, so that the unix socket's path stays under its 108-byte limit whatever $TMPDIR is
-    with tempfile.TemporaryDirectory(prefix="mlp-grade-selftest-", dir="/tmp") as outside, \
-            tempfile.TemporaryDirectory(prefix="mlp-grade-") as workdir, \
+    with scratch.folder(dir="/tmp") as outside, \
+            scratch.folder() as workdir, \
             socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
             socket.socket(socket.AF_UNIX) as unix:
         canary = Path(outside) / "canary"
@@ -225,8 +238,9 @@ def isolation() -> Isolation:
     """The confinement of this grader process's children (detected and verified once)."""
     global _cached
     if _cached is None:
+        scratch.sweep()  # what graders killed earlier (SIGKILL) left behind
         drop_to = _sandbox_user()
-        with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+        with scratch.folder() as tmp:
             plan = plan_for(Path(tmp), 1024, 20, 8, 64, drop_to)
             reasons = {layer.name: layer.unavailable(plan) for layer in L.LAYERS}
         result = Isolation(layers=reasons, drop_to=drop_to)

@@ -30,7 +30,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from ..i18n import N_, _, retranslate
-from . import confinement
+from ..interruption import deferred
+from . import confinement, scratch
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "predict", "MLP.forward", "MLP.backward",
@@ -415,8 +415,10 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
     _become_subreaper()
     started = time.monotonic()
     jail = confinement.isolation()
-    workdir = Path(tempfile.mkdtemp(prefix="mlp-grade-"))
+    workdir = None
     try:
+        with deferred():  # an interruption here must find the folder named, to remove it
+            workdir = scratch.mkdtemp()
         (workdir / "in").mkdir()
         (workdir / "out").mkdir()
         shutil.copyfile(module_file, workdir / "mlp.py")
@@ -429,7 +431,8 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
                 os.chown(path, *jail.drop_to)
         outcome = _spawn(workdir, limits, jail)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -441,17 +444,21 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
     argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
     if "pid_namespace" in jail.in_force:
         argv.append("--init")
-    with open(log_path, "wb") as log, _spawn_lock:
-        proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir, env=confinement.child_env(workdir, limits.threads),
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        _live.add(proc.pid)
+    proc = None
     try:
+        # a signal (Ctrl-C, SIGTERM) must not come between the start and the noting of the child
+        with open(log_path, "wb") as log, _spawn_lock, deferred():
+            proc = confinement.popen(argv, plan, jail.in_force, cwd=workdir,
+                                     env=confinement.child_env(workdir, limits.threads),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            _live.add(proc.pid)
         ended, cpu = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
     finally:
-        _kill_group_and_orphans(proc.pid)
-        if proc.returncode is None:
-            _reap(proc, block=True)
-        _live.discard(proc.pid)
+        if proc is not None:
+            _kill_group_and_orphans(proc.pid)
+            if proc.returncode is None:
+                _reap(proc, block=True)
+            _live.discard(proc.pid)
     tail = _log_tail(log_path)
     if ended == "cancelled":
         return Outcome("cancelled", message=_("stopped by the grader"), log_tail=tail)

@@ -7,7 +7,11 @@ SUBMISSIONS_DIR holds one submission per subfolder: nbgrader's
 ``<student>/mlp.py``. Each student's Result is written atomically to
 ``OUT/results/<student>.json`` together with the sha256 of the graded file,
 so a killed run resumes where it stopped (a changed submission is graded
-again; ``--force`` regrades all). ``OUT/grades.csv`` has one row per student,
+again; ``--force`` regrades all). Ctrl-C, SIGTERM or SIGHUP stops it within
+seconds: every worker's grading is interrupted (its children killed, its
+folders removed), the results written so far stay, ``grades.csv`` is written
+for them, and the exit status is 128 + the signal's number; the same command
+later grades the rest. ``OUT/grades.csv`` has one row per student,
 one column per check and the total. Each student is graded in a fresh
 worker process; a submission that breaks its worker costs only its own row.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import copy
 import csv
 import hashlib
@@ -31,13 +36,15 @@ import io
 import json
 import os
 import re
+import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config
 from ..grading import find_module, grade, select
+from ..interruption import deferred, die_with_parent, exit_status, install, on_signals, signal_of
+from ..sandbox import scratch
 from ..sandbox.confinement import IsolationError, require
 
 SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
@@ -71,7 +78,7 @@ def _grade_one(student: str, folder: str, config: dict) -> dict:
 
 def _grade_sent(student: str, source: bytes, config: dict) -> dict:
     """Runs in a Dask worker: grade the ``mlp.py`` sent, in a private temporary folder of that machine."""
-    with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+    with scratch.folder() as tmp:
         folder = Path(tmp) / SAFE.sub("_", student)
         folder.mkdir()
         (folder / "mlp.py").write_bytes(source)
@@ -81,15 +88,55 @@ def _grade_sent(student: str, source: bytes, config: dict) -> dict:
     return result
 
 
+def _worker_start(parent: int) -> None:
+    """In each pool worker: interrupted by SIGINT, SIGTERM and SIGHUP (the grading cleans up, the worker
+    ends), and sent SIGTERM when the batch process dies, even by SIGKILL."""
+    install()
+    die_with_parent(signal.SIGTERM, parent)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor, futures: list[cf.Future], grace_s: float = 4.0) -> None:
+    """Cancel what has not started and interrupt every worker of ``pool`` (SIGTERM: its grading kills its
+    children and removes its folders), also those the pool starts meanwhile for a call already queued,
+    until all is done; SIGKILL what is still there after ``grace_s``."""
+    for future in futures:
+        future.cancel()
+    signalled, deadline = set(), time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        # (the executor has no public list of its processes)
+        alive = [w for w in list((pool._processes or {}).values()) if w.is_alive()]
+        if not alive and all(f.done() for f in futures):
+            return
+        for worker in alive:
+            if worker.pid not in signalled:
+                signalled.add(worker.pid)
+                with contextlib.suppress(OSError, ValueError):
+                    worker.terminate()
+        time.sleep(0.02)
+    for worker in list((pool._processes or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            worker.kill()
+
+
 def _graded_locally(todo: dict[str, Path], config: dict, jobs: int):
-    """(student, result dict or the exception) as each finishes, in a local process pool."""
-    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_grade_one, s, str(f), config): s for s, f in todo.items()}
+    """(student, result dict or the exception) as each finishes, in a local process pool; stopped, its
+    workers interrupted and their gradings cleaned up, when the batch is (Ctrl-C, SIGTERM)."""
+    pool = cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1, initializer=_worker_start,
+                                  initargs=(os.getpid(),))
+    futures: dict[cf.Future, str] = {}
+    try:
+        for student, folder in todo.items():
+            futures[pool.submit(_grade_one, student, str(folder), config)] = student
         for future in cf.as_completed(futures):
             try:
                 yield futures[future], future.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker costs only its own student
                 yield futures[future], exc
+    except BaseException:  # KeyboardInterrupt (interruption.Interrupted), or the caller stopped early
+        _stop_workers(pool, list(futures))
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
@@ -103,8 +150,8 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
     config = copy.deepcopy(config)  # the workers' copy, with this machine's secret
     config["grader"]["secret"] = _secret(config)
     target = {"scheduler_file": address} if address.endswith(".json") else {"address": address}
-    with Client(**target, set_as_default=False) as client:
-        futures, local = {}, {}
+    with Client(**target, set_as_default=False) as client, _cancelled_on_exit(client) as futures:
+        local = {}
         for student, folder in todo.items():
             module = find_module(folder)
             if module is None:  # nothing to run: graded here, no student code involved
@@ -114,7 +161,8 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
                                   key=f"mlp-grade-{student}-{os.getpid()}-{time.time_ns()}")] = student
         for student, folder in local.items():
             yield student, _grade_one(student, str(folder), config)
-        for future in as_completed(futures):
+        # as_completed finds a client's event loop by default from the default client, which this is not
+        for future in as_completed(futures, loop=client.loop):
             student = futures[future]
             try:
                 result = future.result()
@@ -123,6 +171,18 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
                 continue
             result["submission"] = str(todo[student])
             yield student, result
+
+
+@contextlib.contextmanager
+def _cancelled_on_exit(client):
+    """A dict for the batch's futures; those not finished are cancelled when the batch stops early."""
+    futures: dict = {}
+    try:
+        yield futures
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures))
+        raise
 
 
 def _crashed(student: str, folder: Path, config: dict, why: str) -> dict:
@@ -203,18 +263,23 @@ def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config:
     counts = {"graded": 0, "skipped": len(students) - len(todo), "crashed": 0}
     progress = Progress(len(todo))
     graded = _graded_on_dask(todo, config, dask) if dask else _graded_locally(todo, config, jobs)
-    for student, result in graded:
-        if isinstance(result, IsolationError):  # a worker that cannot confine: not graded, rerun later
-            print(f"mlp-grade batch: {student} not graded: {result}", file=sys.stderr)
-            continue
-        if isinstance(result, BaseException):
-            result = _crashed(student, todo[student], config, f"the grading worker died ({type(result).__name__})")
-            counts["crashed"] += 1
-        write_atomic(out / "results" / f"{student}.json", json.dumps(result, indent=1))
-        counts["graded"] += 1
-        progress.update(result["score"], result["max_score"])
-    progress.close()
-    write_csv(out, list(students), config)
+    try:
+        for student, result in graded:
+            if isinstance(result, IsolationError):  # a worker that cannot confine: not graded, rerun later
+                print(f"mlp-grade batch: {student} not graded: {result}", file=sys.stderr)
+                continue
+            if isinstance(result, BaseException):
+                result = _crashed(student, todo[student], config,
+                                  f"the grading worker died ({type(result).__name__})")
+                counts["crashed"] += 1
+            with deferred():  # a result is written whole, or not at all
+                write_atomic(out / "results" / f"{student}.json", json.dumps(result, indent=1))
+            counts["graded"] += 1
+            progress.update(result["score"], result["max_score"])
+    finally:  # interrupted too: the table of what is done (a rerun grades the rest)
+        graded.close()
+        progress.close()
+        write_csv(out, list(students), config)
     return counts
 
 
@@ -239,10 +304,16 @@ def main(argv: list[str]) -> int:
         parser.error(str(exc))
     started = time.monotonic()
     try:
-        counts = run_batch(args.submissions, args.out, args.jobs, args.force, config, dask=args.dask)
+        with on_signals():  # Ctrl-C, SIGTERM, SIGHUP: workers stopped, results so far kept, a rerun resumes
+            counts = run_batch(args.submissions, args.out, args.jobs, args.force, config, dask=args.dask)
     except IsolationError as exc:
         print(f"mlp-grade batch: {exc}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt as exc:
+        print(f"mlp-grade batch: interrupted by {signal.Signals(signal_of(exc)).name} after "
+              f"{time.monotonic() - started:.1f} s; results so far in {args.out / 'results'}, grades in "
+              f"{args.out / 'grades.csv'}: run the same command again to grade the rest", file=sys.stderr)
+        return exit_status(exc)
     print(f"{counts['graded']} graded, {counts['skipped']} already done, {counts['crashed']} worker crashes "
           f"in {time.monotonic() - started:.1f} s; grades in {args.out / 'grades.csv'}")
     return 0
