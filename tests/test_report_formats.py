@@ -25,7 +25,7 @@ import pytest
 import xmlschema
 
 from autograder import grade
-from autograder.config import load_config
+from autograder.config import ConfigError, load_config
 from autograder.grading import CheckResult, Result, select
 from autograder.report import render
 from autograder.report.classroom import PARTIAL, runner_id, runner_ids, runner_results
@@ -429,7 +429,10 @@ def test_gradescope_hidden_checks_use_gradescope_visibility():
     config = load_config(overrides={"report": {"hidden_visibility": "after_published"}})
     published = gradescope_valid(render(result, "gradescope", config=config))
     assert {t["visibility"] for t in published["tests"]} == {"visible", "after_published"}
-    assert hidden_visibility(load_config(overrides={"report": {"hidden_visibility": "visible"}})) == "after_due_date"
+    # a config asking to show hidden checks is refused when loaded; a raw dict saying so still hides them
+    with pytest.raises(ConfigError, match="hidden_visibility"):
+        load_config(overrides={"report": {"hidden_visibility": "visible"}})
+    assert hidden_visibility({"report": {"hidden_visibility": "visible"}}) == "after_due_date"
     with pytest.raises(ValueError):
         hidden_visibility({"report": {"hidden_visibility": "later"}}, strict=True)
 
