@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,7 +42,8 @@ class Verdict:
 class Context:
     """Everything a check may use: the student's file, the config, a seeded rng, the sandbox."""
 
-    module_file: Path
+    #: the student's mlp.py as the grader read it, once (``autograder.submission``); each child gets these bytes
+    source: bytes
     config: dict[str, Any]
     seed: int
     public: bool = False
@@ -75,7 +75,7 @@ class Context:
         """Run probe ``name`` in a fresh child; ``share`` lets several checks reuse one run."""
         if share is not None and share in self._cache:
             return self._cache[share]
-        outcome = run_probe(self.module_file, name, inputs, options or {}, limits or self.limits())
+        outcome = run_probe(self.source, name, inputs, options or {}, limits or self.limits())
         if outcome.status == "timeout":
             if self.timeouts:
                 outcome.message += _(" (limit lowered after the timeout in {check})").format(check=self.timeouts[0])

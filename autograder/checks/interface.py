@@ -115,7 +115,7 @@ class InterfaceCheck(Check):
         return _(self.TITLE).format(symbol=self.symbol)
 
     def run(self, ctx: Context) -> Verdict:
-        tree, problem = parse_module(ctx.module_file.read_text(encoding="utf-8", errors="replace"))
+        tree, problem = parse_module(ctx.source.decode("utf-8", errors="replace"))
         if tree is None:
             return Verdict.failed(problem)
         problem = find_problem(tree, self.symbol)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 from .. import i18n
@@ -50,9 +51,10 @@ _SUITES = {"graded": N_("mlp_backprop autograder — {submission} (graded checks
 
 
 def _heading(result: Result) -> str:
+    shown = Path(result.submission).name or result.submission  # never the instructor's absolute path
     if result.suite in _SUITES:
-        return _(_SUITES[result.suite]).format(submission=result.submission)
-    return f"mlp_backprop autograder — {result.submission} ({result.suite} checks)"
+        return _(_SUITES[result.suite]).format(submission=shown)
+    return f"mlp_backprop autograder — {shown} ({result.suite} checks)"
 
 
 @i18n.in_language_of_result

@@ -398,12 +398,13 @@ def _reap_strays() -> None:
 # ----------------------------------------------------------------------------- one run
 
 
-def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], options: dict,
+def run_probe(module: bytes | Path, probe: str, inputs: dict[str, np.ndarray], options: dict,
               limits: Limits = Limits()) -> Outcome:
-    """Run ``probe`` on the student's ``module_file`` in a fresh jailed child.
+    """Run ``probe`` on the student's ``module`` in a fresh jailed child.
 
     Args:
-        module_file: the student's ``mlp.py`` (copied, never executed in place).
+        module: the student's ``mlp.py`` as the grader read it (``autograder.submission``), written
+            into the child's folder (a Path, for tests, is copied; never executed in place).
         probe: a probe name of ``autograder/sandbox/child.py``.
         inputs: arrays handed to the probe (they are visible to student code:
             never put expected values here).
@@ -417,7 +418,10 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
     try:
         (workdir / "in").mkdir()
         (workdir / "out").mkdir()
-        shutil.copyfile(module_file, workdir / "mlp.py")
+        if isinstance(module, bytes):
+            (workdir / "mlp.py").write_bytes(module)
+        else:
+            shutil.copyfile(module, workdir / "mlp.py")
         shutil.copyfile(CHILD_SCRIPT, workdir / "_driver.py")
         for name, arr in inputs.items():
             np.save(workdir / "in" / f"{name}.npy", np.array(arr, order="C"), allow_pickle=False)

@@ -16,7 +16,8 @@ URL) and shows
 * the MNIST test accuracy distribution (read from the ``accuracy.mnist``
   messages) against the accuracy tiers;
 * grading-time outliers;
-* the students with grader errors, timeouts or crashed workers;
+* the students whose submission was not gradable (refused unread: a symbolic link, a FIFO,
+  too large), with grader errors, timeouts or crashed workers;
 * the confinement student code ran under;
 * the similarity check (``similarity.py``): flagged pairs with their matched
   regions side by side, when the submissions can be read;
@@ -70,6 +71,8 @@ class Student:
     isolation: str = ""
     notes: list[str] = field(default_factory=list)
     accuracy: float | None = None
+    #: why the submission was refused unread (a symbolic link, a FIFO, too large: ``autograder.submission``)
+    refused: str = ""
 
 
 @dataclass
@@ -93,7 +96,8 @@ def load(grades_dir: Path) -> ClassData:
                              max_score=float(data["max_score"]), seconds=float(data.get("seconds") or 0.0),
                              checks=list(data["checks"]), submission=str(data.get("submission") or ""),
                              isolation=str((data.get("isolation") or {}).get("level") or "unknown"),
-                             notes=[str(n) for n in data.get("notes") or []])
+                             notes=[str(n) for n in data.get("notes") or []],
+                             refused=str(data.get("refused") or ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable[path.name] = f"{type(exc).__name__}: {exc}"
             continue
@@ -235,9 +239,12 @@ def check_stats(data: ClassData) -> list[CheckStats]:
 
 
 def timeouts_and_errors(data: ClassData) -> list[tuple[str, str, str, str]]:
-    """(student, kind, check, message) for grader errors, timeouts and crashed workers."""
+    """(student, kind, check, message) for submissions not gradable, grader errors, timeouts and crashed workers."""
     rows = []
     for student in data.students:
+        if student.refused:
+            rows.append((student.name, "not gradable", "(all checks)", student.refused))
+            continue
         crashed = False
         for check in student.checks:
             message = check.get("message") or ""
