@@ -63,7 +63,7 @@ class Context:
         """The configured limits with ``changes``; after a timeout, shorter default time limits."""
         box = self.config["sandbox"]
         base = dict(wall_s=float(box["timeout_s"]), cpu_s=int(box["cpu_s"]), memory_mb=int(box["memory_mb"]),
-                    threads=int(box["threads"]))
+                    threads=int(box["threads"]), disk_mb=int(box["disk_mb"]))
         if self.timeouts and "wall_s" not in changes:
             base["wall_s"] = min(base["wall_s"], float(box["timeout_after_timeout_s"]))
             base["cpu_s"] = min(base["cpu_s"], max(1, int(box["timeout_after_timeout_s"])))

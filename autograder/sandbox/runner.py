@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..i18n import N_, _, retranslate
-from . import confinement
+from . import confinement, layers
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "predict", "MLP.forward", "MLP.backward",
@@ -77,6 +77,8 @@ CPU_TIMEOUT = N_("did not return within {seconds} s of CPU time (infinite loop?)
 WALL_TIMEOUT_IN = N_("did not return within {seconds} s (infinite loop in {function}?)")
 WALL_TIMEOUT = N_("did not return within {seconds} s (infinite loop?)")
 TIMEOUTS = (CPU_TIMEOUT_IN, CPU_TIMEOUT, WALL_TIMEOUT_IN, WALL_TIMEOUT)
+#: a child that filled its disk quota (the disk_quota layer): its writes failed with ENOSPC
+DISK_FULL = N_("wrote more than its {size} MB of disk: writes failed with 'No space left on device'")
 OUT_OF_MEMORY = N_("ran out of memory (limit {size} MB)")
 
 
@@ -92,6 +94,8 @@ class Limits:
     threads: int = 1
     max_processes: int = 256
     output_mb: int = 8
+    #: what it may hold on disk (the disk_quota layer)
+    disk_mb: int = 64
 
     @property
     def cpu_seconds(self) -> int:
@@ -439,7 +443,8 @@ def run_probe(module: bytes | Path, probe: str, inputs: dict[str, np.ndarray], o
 def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcome:
     log_path = workdir / "output.log"
     out_mb = max(limits.output_mb, MAX_RESULT_BYTES // (1024 * 1024))
-    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_seconds, out_mb, limits.max_processes, jail.drop_to)
+    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_seconds, out_mb, limits.max_processes, jail.drop_to,
+                                limits.disk_mb)
     argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
     if "pid_namespace" in jail.in_force:
         argv.append("--init")
@@ -454,6 +459,7 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         if proc.returncode is None:
             _reap(proc, block=True)
         _live.discard(proc.pid)
+        disk_full = layers.collect(plan, workdir / "out", limits.disk_mb << 20)
     tail = _log_tail(log_path)
     if ended == "cancelled":
         return Outcome("cancelled", message=_("stopped by the grader"), log_tail=tail)
@@ -468,6 +474,8 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         return Outcome("timeout", message=_(template).format(seconds=f"{seconds:g}", function=hung), log_tail=tail,
                        hung=hung, cpu_seconds=cpu or 0.0)
     outcome = _read_outcome(workdir, proc.returncode, limits, tail)
+    if disk_full and outcome.status != "ok":
+        outcome.message = _(DISK_FULL).format(size=limits.disk_mb)
     outcome.cpu_seconds = cpu or 0.0
     return outcome
 
