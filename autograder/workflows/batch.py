@@ -122,7 +122,7 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
                                   key=f"mlp-grade-{student}-{os.getpid()}-{time.time_ns()}")] = student
         for student, folder in local.items():
             yield student, _grade_one(student, str(folder), config)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):  # no default client in the mlp-grade process
             student = futures[future]
             try:
                 result = future.result()
