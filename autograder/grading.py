@@ -247,7 +247,7 @@ def _run_one(check: Check, ctx: Context, points: float) -> CheckResult:
 
 def _import_failure(ctx: Context) -> str | None:
     """The message every check gets when mlp.py cannot even be imported (tried once, shared)."""
-    tree, problem = parse_module(ctx.source.decode("utf-8", errors="replace"))
+    tree, problem = parse_module(ctx.source)
     if tree is None:
         return problem
     outcome = ctx.probe("import", {}, share="import")

@@ -1,7 +1,7 @@
 """Run the benchmark suite.
 
     python -m benchmarks [--only grading accuracy training gradcheck batch loading] [--batch-size 40] [--runs 3]
-                         [--seeds 5] [--compare previous 128:0.4:2] [--jobs 1 2]
+                         [--seeds 5] [--compare previous 128:0.4:2] [--jobs 1 2] [--out FILE]
 """
 from __future__ import annotations
 
@@ -40,8 +40,10 @@ def main() -> None:
                         help="accuracy benchmark: other settings to measure too ('previous': 2 epochs, batch 32, "
                              "lr 0.1)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts of the batch benchmark")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json",
+                        help="the figures' JSON file (figures of benchmarks not run are kept from it)")
     args = parser.parse_args()
-    out = RESULTS / "latest.json"
+    out = args.out
     try:  # figures of benchmarks not run this time are kept
         report = json.loads(out.read_text())
     except (OSError, ValueError):
@@ -51,7 +53,7 @@ def main() -> None:
         print(f"\n== {name}", flush=True)
         report[name] = suite.BENCHMARKS[name](args)
         report[name]["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    RESULTS.mkdir(exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     print(f"\nfigures written to {out}")
 

@@ -1,6 +1,7 @@
 """Grade a realistic class, write the class report and look at it in a real browser.
 
     python -m benchmarks.render_report [--out benchmarks/results/class] [--jobs 2] [--fast] [--no-browser]
+                                       [--students N]
 
 1. builds a class under OUT/submitted: the reference solution with each of the
    bugs of ``tests/test_buggy_variants.py`` (one student each, some bugs twice),
@@ -44,8 +45,10 @@ FAST_CONFIG = '[grader]\nskip = ["accuracy"]\n'
 TWICE = ("no_batch_division", "relu_mask_missing", "softmax_overflow", "train_full_batch_size_for_last")
 
 
-def make_class(root: Path) -> dict[str, str]:
-    """Write the submissions under ``root`` (nbgrader layout for every other student): student -> kind."""
+def make_class(root: Path, students: int | None = None) -> dict[str, str]:
+    """Write the submissions under ``root`` (nbgrader layout for every other student): student -> kind.
+
+    ``students`` makes a smaller class: the first ``students - 2`` kinds and the two disguised copies."""
     from test_buggy_variants import VARIANTS
     from test_similarity import disguise
 
@@ -67,6 +70,9 @@ def make_class(root: Path) -> dict[str, str]:
     layers = (ALTERNATIVES / "layers.py").read_text()
     kinds["copy_of_alt_layers_a"] = disguise(layers, seed=11)
     kinds["copy_of_alt_layers_b"] = disguise(layers, seed=12)
+    if students is not None:
+        names = list(kinds)
+        kinds = {name: kinds[name] for name in names[:max(0, students - 2)] + names[-2:]}
     plan = {}
     for i, (kind, text) in enumerate(kinds.items()):
         student = f"student{i:02d}"
@@ -119,9 +125,11 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="skip the MNIST accuracy check")
     parser.add_argument("--no-browser", action="store_true", help="do not take the Chromium screenshot")
     parser.add_argument("--height", type=int, default=2400, help="screenshot height in pixels")
+    parser.add_argument("--students", type=int, metavar="N",
+                        help="a smaller class of N: the first N - 2 kinds and the two disguised copies")
     args = parser.parse_args()
     out: Path = args.out
-    plan = make_class(out / "submitted")
+    plan = make_class(out / "submitted", args.students)
     print(f"class of {len(plan)} submissions in {out / 'submitted'}")
     batch = ["batch", str(out / "submitted"), "--jobs", str(args.jobs), "--out", str(out / "grades")]
     if args.fast:

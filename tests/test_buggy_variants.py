@@ -19,6 +19,7 @@ ALL_DIV = [(BWD_W1, BWD_W1.replace(" / batch_sz", "")), (BWD_B1, BWD_B1.replace(
 HIDDEN = 'self.hidden_layer_output = np.maximum(data @ p["W1"] + p["b1"], 0.0)'
 SIGMOID_FWD = 'self.hidden_layer_output = 1 / (1 + np.exp(-(data @ p["W1"] + p["b1"])))'
 MASK = '(upstream_grad @ p["W2"].T) * (hidden > 0)'
+SHIFT = "shifted = scores - scores.max(axis=1, keepdims=True)"
 
 # id: (replacements, check that must lose points, words its message must contain)
 VARIANTS = {
@@ -102,6 +103,18 @@ VARIANTS = {
                                "train.epochs", "np.random.choice(N, batch_sz)"),
     "train_one_epoch_only": ([("for epoch in range(num_epochs):", "for epoch in range(1):")], "train.epochs",
                              "expected"),
+    # averaged twice: with batch_sz == N it looks like a pure averaging slip, so the numerical checks leave it
+    # to gradient.batch_averaging, which must then fail it (no two checks excuse one bug by pointing at each other)
+    "b2_averaged_twice": ([(BWD_B2, '"b2": np.mean(upstream_grad / batch_sz, axis=0)')], "gradient.batch_averaging",
+                          "averaged twice"),
+    "softmax_batch_max": ([(SHIFT, "shifted = scores - scores.max()")], "loss.stable",
+                          "not one maximum of the whole batch"),
+    "softmax_row_min": ([(SHIFT, "shifted = scores - scores.min(axis=1, keepdims=True)")], "loss.stable",
+                        "not the row's minimum or mean"),
+    "softmax_row_mean": ([(SHIFT, "shifted = scores - scores.mean(axis=1, keepdims=True)")], "loss.stable",
+                         "not the row's minimum or mean"),
+    "predict_constant": ([("return np.argmax(model.forward(data), axis=1)",
+                           "return np.zeros(len(data), dtype=int)")], "predict.values", "disagrees"),
 }
 
 
@@ -138,6 +151,11 @@ ABOUT = {
     "train_full_batch_size_for_last": {"train.partial_batch"},
     "train_skips_biases": {"train.updates_all_params"},
     "train_one_epoch_only": {"train.epochs"},
+    "b2_averaged_twice": {"gradient.batch_averaging"},
+    "softmax_batch_max": {"loss.stable"},
+    "softmax_row_min": {"loss.stable"},
+    "softmax_row_mean": {"loss.stable"},
+    "predict_constant": {"predict.values"},
 }
 
 

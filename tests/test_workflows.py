@@ -17,13 +17,12 @@ import yaml
 from autograder.cli import main as cli
 from autograder.config import ConfigError
 from autograder.report.classroom import PARTIAL, runner_ids
-from conftest import FAST, RELEASE, ROOT, SOLUTION, mutate
+from conftest import BIN, FAST, RELEASE, ROOT, SOLUTION, mutate
 from test_build import solution_lines
 from test_report_formats import (CLASSROOM, GRADESCOPE, JUNIT_XSD, ReporterError, assert_reporter_agrees, js_str,
                                  real_reporter, reporter_annotation, reporter_failure, reporter_read)
 
 # the module-scoped bundle and template repo are built once: --dist=loadfile keeps this file on one worker
-BIN = Path(sys.executable).parent
 FAST_CONFIG = """
 [grader]
 skip = ["accuracy"]
@@ -186,9 +185,10 @@ def _runner_env(reporter: dict, outputs: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_grade_step(repo: Path, tmp_path: Path, path_first: Path | None = None):
+def run_grade_step(repo: Path, tmp_path: Path, path_first: Path | None = None, env: dict | None = None):
     """Run the workflow's grading step as GitHub does (`shell: bash`), then read it as the reporter does.
 
+    ``env``: the runner's environment (default this one, with ``path_first`` and this venv's scripts on PATH).
     Returns (exit status, the runners' results as the reporter reads them, the job summary).
     """
     workflow = load_workflow(repo)
@@ -200,8 +200,10 @@ def run_grade_step(repo: Path, tmp_path: Path, path_first: Path | None = None):
     output, summary = tmp_path / "github_output", tmp_path / "summary"
     output.write_text("")
     summary.write_text("")
-    path = f"{BIN}:{os.environ['PATH']}" if path_first is None else f"{path_first}:{BIN}:{os.environ['PATH']}"
-    env = dict(os.environ, GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary), PATH=path,
+    if env is None:
+        path = f"{BIN}:{os.environ['PATH']}" if path_first is None else f"{path_first}:{BIN}:{os.environ['PATH']}"
+        env = dict(os.environ, PATH=path)
+    env = dict(env, GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary),
                **{k: str(v) for k, v in grade_step["env"].items()})
     # `shell: bash` runs `bash --noprofile --norc -eo pipefail {0}`
     proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=repo, env=env,

@@ -53,6 +53,14 @@ class Context:
     #: contract functions that never returned -> the check where that happened
     hung: dict[str, str] = field(default_factory=dict)
     _cache: dict[str, Outcome] = field(default_factory=dict)
+    #: findings one check computes for another (a deferral must see the verdict it defers to)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def remember(self, key: str, compute):
+        """``compute()`` once per grading under ``key``: checks that defer to each other read the same findings."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def rng(self, salt: str) -> np.random.Generator:
         """A generator for one check, fixed by the grading seed and ``salt``."""

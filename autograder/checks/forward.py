@@ -209,14 +209,25 @@ class PredictValues(Check):
     visibility = "hidden"
     calls = ("predict", "MLP.forward")
 
+    @staticmethod
+    def case(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A network case of 30-40 rows whose true scores have their argmax in every class."""
+        for _attempt in range(1000):
+            n, d, h, c = draw_dims(rng)
+            case = network_case(rng, (int(rng.integers(30, 41)), d, h, c))
+            if len(np.unique(ref.forward(case, case["x"]).argmax(axis=1))) == c:
+                break
+        return case
+
     def run(self, ctx: Context) -> Verdict:
-        case = network_case(ctx.rng(self.name))
+        case = self.case(ctx.rng(self.name))
         outcome = ctx.probe("predict", case)
         if not outcome.ok:
             return failure(outcome, self.subject)
-        # judged against the student's own scores: a wrong forward is forward.values' business
+        # judged against the student's own scores (a wrong forward is forward.values' business), unless their
+        # argmax is one class for every row: a constant answer (all zeros, say) would then pass vacuously
         got, scores = outcome.arrays["pred"], outcome.arrays["scores"]
-        if scores.ndim != 2 or constant(scores):
+        if scores.ndim != 2 or scores.shape[0] != case["x"].shape[0] or constant(scores.argmax(axis=1)):
             scores = ref.forward(case, case["x"])
         expected = scores.argmax(axis=1)
         problem = shape_mismatch(_("predict output"), got, expected.shape, _("take the argmax over axis 1"))

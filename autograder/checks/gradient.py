@@ -17,7 +17,7 @@ import numpy as np
 from .. import reference as ref
 from ..i18n import N_, _, parse
 from .base import Check, Context, Verdict, constant, failure
-from .forward import dims_text, network_case
+from .forward import OnehotValues, dims_text, network_case
 
 NAMES = ref.PARAM_NAMES
 SUBJECT = "MLP.backward"
@@ -77,6 +77,8 @@ AVERAGING_HINTS = (
     N_("your {name} gradient is {factor} (batch_sz) times too large: divide by batch_sz once"),
     N_("your {name} gradient is divided by batch_sz twice: divide once, in backward only"),
     N_("your {name} gradient is divided by N = data.shape[0] instead of batch_sz"),
+    N_("your {name} gradient is divided by both N and batch_sz (averaged twice: a mean over the batch and "
+       "/ batch_sz): divide by batch_sz once"),
 )
 #: a finding of ``compare`` from the numerical differences
 RELATIVE_ERROR = N_("relative error {error}")
@@ -97,11 +99,12 @@ def ratio_hint(name: str, analytic: np.ndarray, numeric: np.ndarray, n: int, bat
     k = float(a @ m / (m @ m))
     if np.linalg.norm(a - k * m) > 1e-4 * np.linalg.norm(a):
         return ""
-    too_large, twice, by_n = AVERAGING_HINTS
+    too_large, twice, by_n, by_both = AVERAGING_HINTS
     hints = [
         (batch_sz, too_large),
         (1 / batch_sz, twice),
         (batch_sz / n, by_n),
+        (1 / n, by_both),
         (-1.0, N_("your {name} gradient has the wrong sign")),
     ]
     for factor, hint in hints:
@@ -183,6 +186,12 @@ def score_parameters(per_case: list[dict[str, tuple[str, str]]], head: str, thre
     return Verdict((len(tested) - len(failing)) / len(tested), head + "; ".join(clauses))
 
 
+def fails(ctx: Context, check: Check) -> bool:
+    """Whether ``check`` loses points on this submission (run once per grading): a check may leave a finding
+    to another one only when that one fails."""
+    return ctx.remember(check.name + ".verdict", lambda: check.run(ctx)).fraction < 1
+
+
 def constant_gradients(grads: dict[str, np.ndarray]) -> list[str]:
     """Parameters whose gradient holds one value throughout (zeros, say): nothing is computed for them."""
     return [k for k in NAMES if constant(grads[k])]
@@ -211,7 +220,11 @@ class GradientShapes(Check):
 
 
 class _NumericalCheck(Check):
-    """Template: analytic gradients of ``cases`` from the sandbox, judged against ``numeric`` per case."""
+    """Template: analytic gradients of ``cases`` from the sandbox, judged against ``numeric`` per case.
+
+    A parameter wrong only by a pure averaging slip (a factor batch_sz, 1/batch_sz, batch_sz/N, 1/N) is
+    left to gradient.batch_averaging, and only when that check fails the parameter: no two checks excuse
+    one wrong gradient by pointing at each other."""
 
     visibility = "hidden"
     calls = GRAD_CALLS
@@ -225,7 +238,12 @@ class _NumericalCheck(Check):
         """A function (index, case) -> {name: numerical gradient} or a Verdict; or one Verdict for all."""
         return lambda i, case: true_gradient(case, h)
 
-    def run(self, ctx: Context) -> Verdict:
+    def findings(self, ctx: Context) -> Verdict | tuple[list[dict[str, tuple[str, str]]], set[str]]:
+        """Per case, the parameters that disagree -> (finding, cause), before any deferral; and the parameters
+        that could not be tested. A Verdict when nothing could be judged. Computed once per grading."""
+        return ctx.remember(self.name + ".findings", lambda: self._findings(ctx))
+
+    def _findings(self, ctx: Context):
         cases = self.cases(ctx)
         outcome, grads = run_backward(ctx, cases, share=self.share)
         if not outcome.ok:
@@ -240,18 +258,35 @@ class _NumericalCheck(Check):
             if isinstance(numeric, Verdict):
                 return numeric
             untested |= {k for k in NAMES if numeric[k] is None}
-            # a transposed gradient is gradient.shapes' business: its values are judged transposed back
-            got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g for k, g in got.items()}
+            # a transposed gradient is gradient.shapes' business (when it fails): values judged transposed back
+            if any(g.shape != case[k].shape for k, g in got.items()) and fails(ctx, GradientShapes()):
+                got = {k: g.T if g.shape != case[k].shape and g.T.shape == case[k].shape else g
+                       for k, g in got.items()}
             misshapen = {k: (_("has the wrong shape"), _("see gradient.shapes")) for k in NAMES
                          if got[k].shape != case[k].shape}
             numeric = {k: np.zeros(case[k].shape) if numeric[k] is None else numeric[k] for k in NAMES}
             fine = {k: numeric[k] if k in misshapen or k in untested else got[k] for k in NAMES}
-            # a pure averaging slip (a factor batch_sz, 1/batch_sz, batch_sz/N) is gradient.batch_averaging's business
-            verdicts = {name: found for name, found in compare(fine, numeric, case, threshold).items()
-                        if not is_averaging(found[1])}
-            per_case.append({**verdicts, **misshapen})
+            per_case.append({**compare(fine, numeric, case, threshold), **misshapen})
+        return per_case, untested
+
+    def run(self, ctx: Context) -> Verdict:
+        found = self.findings(ctx)
+        if isinstance(found, Verdict):
+            return found
+        per_case, untested = found
+        slips = {name for name in NAMES if any(name in c for c in per_case)
+                 and all(is_averaging(c[name][1]) for c in per_case if name in c)}
+        deferred = slips & BatchAveraging().failing(ctx) if slips else set()
+        per_case = [{k: v for k, v in c.items() if k not in deferred} for c in per_case]
         head = _("{function} disagrees with {against}").format(function=self.subject, against=_(self.against)) + ": "
-        return score_parameters(per_case, head, threshold, untested)
+        return score_parameters(per_case, head, float(ctx.config["gradient"]["threshold"]), untested)
+
+    def fails_itself(self, ctx: Context) -> set[str]:
+        """The parameters this check fails whatever gradient.batch_averaging says (wrong for another reason)."""
+        found = self.findings(ctx)
+        if isinstance(found, Verdict):
+            return set(NAMES) if found.fraction < 1 else set()
+        return {name for c in found[0] for name, (_finding, hint) in c.items() if not is_averaging(hint)}
 
 
 class GradientConsistency(_NumericalCheck):
@@ -306,21 +341,25 @@ class GradientRealistic(_NumericalCheck):
         return lambda i, case: true_gradient(case, h, samples, rng)
 
 
-class BatchAveraging(_NumericalCheck):
+class BatchAveraging(Check):
     """Averaging on its own: a parameter passes when it equals the true gradient with batch_sz != N, or,
-    when it is wrong for another reason (a missing mask, say: not this check's business), when the
-    student's own gradient scales exactly as 1 / batch_sz between batch_sz = N and batch_sz != N."""
+    when it is wrong for another reason that gradient.correctness fails it for (a missing mask, say: not
+    this check's business), when the student's own gradient scales exactly as 1 / batch_sz between
+    batch_sz = N and batch_sz != N."""
 
     name, subject = "gradient.batch_averaging", SUBJECT
     title = N_("MLP.backward divides by batch_sz exactly once")
-    against = N_("the true gradient with batch_sz != N")
-    visibility = "visible"
+    calls = GRAD_CALLS
 
     def cases(self, ctx: Context):
         odd = _cases(ctx, self.name, 2, batch_sz=lambda rng, n: n + int(rng.integers(2, 6)))
         return odd + [dict(case, batch_sz=np.array(case["x"].shape[0])) for case in odd]
 
-    def run(self, ctx: Context) -> Verdict:
+    def findings(self, ctx: Context) -> Verdict | list[dict[str, tuple[str, str]]]:
+        """Per case, the parameters that fail -> (finding, cause); a Verdict when nothing could be judged."""
+        return ctx.remember(self.name + ".findings", lambda: self._findings(ctx))
+
+    def _findings(self, ctx: Context):
         cases = self.cases(ctx)
         outcome, grads = run_backward(ctx, cases)
         if not outcome.ok:
@@ -330,23 +369,41 @@ class BatchAveraging(_NumericalCheck):
         per_case = []
         for case, got, at_n in zip(cases[:half], grads[:half], grads[half:]):
             numeric = true_gradient(case, h)
-            usable = [k for k in NAMES if got[k].shape == case[k].shape == at_n[k].shape and np.all(np.isfinite(got[k]))]
-            fine = {k: got[k] if k in usable else numeric[k] for k in NAMES}  # the rest: gradient.shapes says it
-            verdicts = {}
-            for name in constant_gradients(fine):
-                verdicts[name] = (_("is constant"), _(NOTHING_COMPUTED).format(names=name))
+            shaped = [k for k in NAMES if got[k].shape == case[k].shape == at_n[k].shape]
+            if len(shaped) < len(NAMES) and not fails(ctx, GradientShapes()):
+                return Verdict.failed(_("MLP.backward returned gradients of the wrong shape with batch_sz != N"))
+            fine = {k: got[k] if k in shaped else numeric[k] for k in NAMES}  # the rest: gradient.shapes says it
+            verdicts = {name: (_("is constant"), _(NOTHING_COMPUTED).format(names=name))
+                        for name in constant_gradients(fine)}
             for name, (finding, hint) in compare(fine, numeric, case, threshold).items():
-                if name in verdicts:
-                    continue
-                if is_averaging(hint):
-                    verdicts[name] = (finding, hint)
+                if name in verdicts or is_averaging(hint):
+                    verdicts.setdefault(name, (finding, hint))
                     continue
                 scale = int(case["batch_sz"]) / case["x"].shape[0]
-                if not np.allclose(got[name] * scale, at_n[name], rtol=1e-6, atol=1e-12):
+                with np.errstate(all="ignore"):
+                    scales = np.allclose(got[name] * scale, at_n[name], rtol=1e-6, atol=1e-12, equal_nan=True)
+                if scales and name in GradientCorrectness().fails_itself(ctx):
+                    continue  # averaged right, wrong for a reason gradient.correctness fails it for
+                if scales or not np.all(np.isfinite(got[name])):
+                    verdicts[name] = (finding, hint)
+                else:
                     verdicts[name] = (_("does not scale as 1 / batch_sz"), _("divide by batch_sz once, in backward"))
             per_case.append(verdicts)
+        return per_case
+
+    def failing(self, ctx: Context) -> set[str]:
+        """The parameters this check fails (every one when nothing could be judged)."""
+        found = self.findings(ctx)
+        if isinstance(found, Verdict):
+            return set(NAMES) if found.fraction < 1 else set()
+        return {name for c in found for name in c}
+
+    def run(self, ctx: Context) -> Verdict:
+        found = self.findings(ctx)
+        if isinstance(found, Verdict):
+            return found
         head = _("{function} with batch_sz != N").format(function=self.subject) + ": "
-        return score_parameters(per_case, head, threshold)
+        return score_parameters(found, head, float(ctx.config["gradient"]["threshold"]))
 
 
 class GradientRepeatable(Check):
@@ -419,8 +476,8 @@ class ComputeGradUpstream(Check):
         expected = np.exp(ref.log_softmax(scores)) - ref.onehot(case["labels"], c)
         own = outcome.arrays.get("student_onehot")
         if own is not None and own.shape == (n, c) and upstream.shape == (n, c) and np.allclose(
-                upstream, np.exp(ref.log_softmax(scores)) - own, rtol=1e-6, atol=1e-9):
-            expected = upstream  # right given the student's make_labels_onehot (onehot.values judges that one)
+                upstream, np.exp(ref.log_softmax(scores)) - own, rtol=1e-6, atol=1e-9) and fails(ctx, OnehotValues()):
+            expected = upstream  # right given the student's make_labels_onehot, which onehot.values fails
         problems = []
         if upstream.shape != (n, c):
             problems.append(_("the upstream_grad passed to backward has shape {got}, expected {expected}").format(

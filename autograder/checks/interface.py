@@ -7,6 +7,8 @@ the import is tried in the sandbox.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass
 
 from ..i18n import N_, _
@@ -28,10 +30,19 @@ CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def parse_module(source: str) -> tuple[ast.Module | None, str]:
-    """The module's syntax tree, or None and a message naming the line of the syntax error."""
+def parse_module(source: bytes) -> tuple[ast.Module | None, str]:
+    """The syntax tree of mlp.py's bytes, or None and what the student must fix (empty file, not UTF-8 text
+    (or the encoding its coding line declares), the line of a syntax error)."""
     try:
-        return ast.parse(source), ""
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(source).readline)
+        text = source.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        line = source[:getattr(exc, "start", 0)].count(b"\n") + 1
+        return None, _("mlp.py is not UTF-8 text (line {line}): save it with the UTF-8 encoding").format(line=line)
+    if not text.strip():
+        return None, _("mlp.py is empty: submit the file with your code in it")
+    try:
+        return ast.parse(text), ""
     except SyntaxError as exc:
         return None, _("mlp.py has a syntax error on line {line}: {error}").format(line=exc.lineno, error=exc.msg)
     except ValueError as exc:
@@ -115,7 +126,7 @@ class InterfaceCheck(Check):
         return _(self.TITLE).format(symbol=self.symbol)
 
     def run(self, ctx: Context) -> Verdict:
-        tree, problem = parse_module(ctx.source.decode("utf-8", errors="replace"))
+        tree, problem = parse_module(ctx.source)
         if tree is None:
             return Verdict.failed(problem)
         problem = find_problem(tree, self.symbol)

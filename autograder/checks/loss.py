@@ -96,28 +96,56 @@ class LossUniform(Check):
 
 
 class LossStable(Check):
-    """Finite and right for scores around +-1e3. A loss that is finite but wrong earns nothing (0 is finite)."""
+    """Finite and right for scores around +-1e3, in two batches: rows holding both large positive and large
+    negative scores (a shift by the row's minimum or mean overflows), and rows of very different magnitude
+    (one shift for the whole batch underflows the low rows). A loss that is finite but wrong earns nothing
+    (0 is finite). Half the points per batch."""
 
     name, title, subject = "loss.stable", N_("the loss stays finite and right for scores around +-1e3"), SUBJECT
     calls = (SUBJECT,)
 
-    def run(self, ctx: Context) -> Verdict:
-        rng = ctx.rng(self.name)
-
-        def extreme(n: int, c: int) -> np.ndarray:
+    @staticmethod
+    def within_rows(rng: np.random.Generator):
+        """Scores (N, C): every row spans -1e3 .. +1e3."""
+        def scores(n: int, c: int) -> np.ndarray:
             row = rng.choice([-1.0, 1.0], c) * rng.uniform(800, 1200, c)
             row[0], row[1] = 1000.0, -1000.0
             return np.tile(row, (n, 1)) + rng.uniform(-1, 1, (n, c))
+        return scores
 
-        case = loss_case(rng, extreme)
-        outcome = ctx.probe("loss", case, {"num_cls": case["W2"].shape[1]})
-        if not outcome.ok:
-            verdict = failure(outcome, self.subject)
-            if "overflow" in verdict.message or "divide" in verdict.message:  # numpy's words, in any language
-                verdict.message += _(": subtract the row max before exp")
-            return verdict
-        verdict = judge_loss(outcome, case["given_scores"], case["labels"], _("for scores around +-1e3"))
-        if verdict.fraction < 1 and np.isfinite(float(outcome.arrays["loss"])):
-            verdict.message += "; " + _("compute log p = shifted - log(sum(exp(shifted))) with shifted = scores - "
-                                        "row max (or softmax of the shifted scores, then log(p + 1e-7))")
-        return verdict
+    @staticmethod
+    def across_rows(rng: np.random.Generator):
+        """Scores (N, C): rows close within themselves, around +1e3, -1e3 or -3e3 (each level present)."""
+        def scores(n: int, c: int) -> np.ndarray:
+            levels = np.resize(np.array([1000.0, -3000.0, -1000.0]), n)
+            return rng.permutation(levels)[:, None] + rng.uniform(-2, 2, (n, c))
+        return scores
+
+    def run(self, ctx: Context) -> Verdict:
+        rng = ctx.rng(self.name)
+        batches = [(self.within_rows(rng), _("for scores from -1e3 to +1e3 in every row"),
+                    _("subtract the row max (scores.max(axis=1, keepdims=True)) before exp, not the row's minimum or mean")),
+                   (self.across_rows(rng), _("for rows of scores around +1e3, -1e3 and -3e3 in one batch"),
+                    _("subtract each row's own max (scores.max(axis=1, keepdims=True)), not one maximum of the "
+                      "whole batch"))]
+        earned, messages = 0.0, []
+        for scores, what, shift in batches:
+            case = loss_case(rng, scores)
+            outcome = ctx.probe("loss", case, {"num_cls": case["W2"].shape[1]})
+            if not outcome.ok:
+                verdict = failure(outcome, self.subject)
+                if "overflow" in verdict.message or "divide" in verdict.message:  # numpy's words, in any language
+                    verdict.message += ": " + shift
+                return verdict
+            got = float(outcome.arrays["loss"])
+            if not np.isfinite(got):
+                verdict = Verdict.failed(_("{function} returned {got} {what}: {cause}").format(
+                    function=SUBJECT, got=got, what=what, cause=shift))
+            else:
+                verdict = judge_loss(outcome, case["given_scores"], case["labels"], what)
+                if verdict.fraction < 1:
+                    verdict.message += "; " + shift
+            earned += verdict.fraction / len(batches)
+            if verdict.message and verdict.message not in messages:  # a failure, or a note said once
+                messages.append(verdict.message)
+        return Verdict(earned, "; ".join(messages))

@@ -382,6 +382,22 @@ def safe_str(exc):
     return text[:500]
 
 
+def missing_name(exc):
+    """A ProbeFailure naming what mlp.py lacks, for an AttributeError the driver met on the student's module
+    or on an object of one of its classes; any other exception as it is."""
+    if not isinstance(exc, AttributeError) or student_location(exc.__traceback__):
+        return exc
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if name is None:
+        return exc
+    if obj is sys.modules.get("mlp"):
+        return ProbeFailure(f"mlp.py does not define {name}")
+    if type(obj).__module__ == "mlp":
+        missing = f"{type(obj).__name__}.{name}"
+        return ProbeFailure(f"{missing} is missing")
+    return exc
+
+
 def classify(exc):
     if not student_location(exc.__traceback__) and not isinstance(exc, (ProbeFailure, NotImplementedError)):
         return "internal"
@@ -416,6 +432,7 @@ def main(workdir):
         for name, arr in outputs.items():
             np.save(os.path.join("out", name + ".npy"), np.asarray(arr), allow_pickle=False)
     except BaseException as exc:  # noqa: BLE001 - everything student code throws is reported
+        exc = missing_name(exc)
         result = {"status": classify(exc), "stage": stage, "type": type(exc).__name__,
                   "message": safe_str(exc), "where": student_location(exc.__traceback__)}
         if isinstance(exc, SystemExit):

@@ -62,6 +62,8 @@ CHILD_MESSAGES = (
     N_("train_mlp_neuralnet should call loss_fn.compute_grad, not model.backward directly"),
     N_("loss_fn.forward got data {data} and labels {labels}; expected (B, D) and (B,)"),
     N_("train_mlp_neuralnet never called loss_fn.forward"),
+    N_("mlp.py does not define {name}"),
+    N_("{name} is missing"),
 )
 #: the driver's words inside those messages (``describe()`` of a returned value, what returned it)
 CHILD_VALUES = {
