@@ -251,3 +251,15 @@ def test_the_quota_layer_is_in_force_here():
 
     found = confinement.isolation()
     assert found.layers["disk_quota"] is None and found.guards["disk"], found.summary()
+
+
+def test_without_the_quota_the_confinement_report_says_what_bounds_the_disk():
+    from autograder.sandbox import confinement
+
+    found = confinement.isolation()
+    weaker = confinement.Isolation(layers={**found.layers, "disk_quota": "unshare(0x20000): Operation not permitted"},
+                                   guards={**found.guards, "disk": False}, attacks={**found.attacks, "fill_disk": False})
+    summary = weaker.summary()
+    assert "disk not bounded by a quota (unshare(0x20000): Operation not permitted)" in summary
+    assert "RLIMIT_FSIZE" in summary and weaker.level == found.level  # strict does not need the disk quota
+    assert "disk not bounded" not in found.summary()
