@@ -28,6 +28,12 @@ once and only the prose is written per language:
   the nbgrader metadata of all cells (grade ids, points, in order) must be
   identical in every language (:class:`LanguageError` otherwise).
 
+The grader's numbers that students read (the gradient threshold, the accuracy
+tiers, the accuracy check's epochs, learning rate and batch size, points) are
+written ``{{grader:KEY|FORMAT}}`` in the source and filled in from
+``default_config.toml`` (:func:`fill_facts`); a grade cell's
+``{{grader:cell.points}}`` is its own nbgrader points.
+
 ``build`` writes, for each language, two trees:
 
 * ``assignment/<assignment>/`` (English) and ``assignment/ko/<assignment>/``
@@ -48,6 +54,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import re
 import tokenize
 from dataclasses import dataclass
@@ -124,12 +131,28 @@ def _enclosing_name(lines: list[str], before: int) -> str | None:
     return ".".join(names) or None
 
 
-def strip(text: str, *, release: bool, stub: str | None = None, where: str = "<source>") -> str:
+#: the comment above a Python stub, per language (nbgrader's own words in English)
+_STUB_COMMENT = {"en": "# YOUR CODE HERE", "ko": "# 여기에 코드를 작성하세요"}
+
+
+def python_stub(name: str, lang: str = DEFAULT_LANG) -> list[str]:
+    """The lines of a release stub for the function ``name``, in ``lang``: its message is the grader's own
+    "is not implemented yet" in that language, which the grader recognises in every language."""
+    from . import i18n
+    from .checks.base import NOT_IMPLEMENTED
+
+    with i18n.language(lang):
+        message = i18n._(NOT_IMPLEMENTED).format(function=name)
+    return [_STUB_COMMENT[lang], f"raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"]
+
+
+def strip(text: str, *, release: bool, stub: str | None = None, where: str = "<source>",
+          lang: str = DEFAULT_LANG) -> str:
     """Return ``text`` as the release (``release=True``) or the solution.
 
     In the release a solution region becomes ``stub`` (default: a named
-    ``raise NotImplementedError``) at the marker's indentation, and a hidden
-    region is dropped; in the solution only the marker lines go.
+    ``raise NotImplementedError``, its message in ``lang``) at the marker's
+    indentation, and a hidden region is dropped; in the solution only the marker lines go.
     """
     lines = text.split("\n")
     out, cursor = [], 0
@@ -140,9 +163,7 @@ def strip(text: str, *, release: bool, stub: str | None = None, where: str = "<s
             out.extend(body)
         elif region.kind == "solution":
             if stub is None:
-                name = _enclosing_name(lines, region.start) or "this part"
-                stub_lines = ["# YOUR CODE HERE",
-                              f'raise NotImplementedError("{name} is not implemented yet")']
+                stub_lines = python_stub(_enclosing_name(lines, region.start) or "this part", lang)
             else:
                 stub_lines = stub.split("\n")
             out.extend(region.indent + s if s else s for s in stub_lines)
@@ -262,7 +283,7 @@ def _dump_notebook(nb: dict) -> str:
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _localize_cells(nb: dict, lang: str, where: str) -> dict:
+def _localize_cells(nb: dict, lang: str, where: str, config: dict) -> dict:
     nb = copy.deepcopy(nb)
     cells = []
     for index, cell in enumerate(nb["cells"]):
@@ -276,7 +297,8 @@ def _localize_cells(nb: dict, lang: str, where: str) -> dict:
             if tag != lang:
                 continue
         source = select_language(_cell_source(cell), lang, where=here, line_tags=cell["cell_type"] == "code")
-        cell["source"] = _split_source(source)
+        points = cell.get("metadata", {}).get("nbgrader", {}).get("points")
+        cell["source"] = _split_source(fill_facts(source, lang, config, here, points))
         cells.append(cell)
     nb["cells"] = cells
     return nb
@@ -305,12 +327,17 @@ def _check_notebooks_agree(nbs: dict[str, dict], where: str) -> None:
         _same_code({lang: _cell_source(c) for lang, c in zip(nbs, cells)}, here, strings="nbgrader" in metas[0])
 
 
-def localize(source_dir: Path) -> dict[str, dict[str, bytes]]:
+def localize(source_dir: Path, config: dict | None = None) -> dict[str, dict[str, bytes]]:
     """The annotated source in every language: language -> relative path -> content.
 
-    Solution markers are kept (this is what nbgrader's course ``source/`` takes);
-    raises :class:`LanguageError` when the languages do not share the same code.
+    Solution markers are kept (this is what nbgrader's course ``source/`` takes); the grader's
+    numbers (``{{grader:...}}``) are filled in from ``config`` (default: ``default_config.toml``).
+    Raises :class:`LanguageError` when the languages do not share the same code.
     """
+    if config is None:
+        from .config import load_config
+
+        config = load_config()
     out: dict[str, dict[str, bytes]] = {lang: {} for lang in LANGUAGES}
     for path in sorted(source_dir.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
@@ -319,7 +346,7 @@ def localize(source_dir: Path) -> dict[str, dict[str, bytes]]:
         raw = path.read_bytes()
         if path.suffix == ".ipynb":
             nb = json.loads(raw.decode())
-            nbs = {lang: _localize_cells(nb, lang, rel) for lang in LANGUAGES}
+            nbs = {lang: _localize_cells(nb, lang, rel, config) for lang in LANGUAGES}
             _check_notebooks_agree(nbs, rel)
             for lang, localized in nbs.items():
                 out[lang][rel] = _dump_notebook(localized).encode()
@@ -330,12 +357,78 @@ def localize(source_dir: Path) -> dict[str, dict[str, bytes]]:
             for lang in LANGUAGES:
                 out[lang][rel] = raw
             continue
-        texts = {lang: select_language(text, lang, where=rel, line_tags=path.suffix != ".md") for lang in LANGUAGES}
+        texts = {lang: fill_facts(select_language(text, lang, where=rel, line_tags=path.suffix != ".md"), lang, config,
+                                  rel) for lang in LANGUAGES}
         if path.suffix == ".py":
             _same_code(texts, rel)
         for lang, localized in texts.items():
             out[lang][rel] = localized.encode()
     return out
+
+
+# ------------------------------------------------------------------------------------------- the grader's numbers
+
+#: ``{{grader:KEY}}`` or ``{{grader:KEY|FORMAT}}`` in a source file: a number of the grading config
+#: (``default_config.toml``), written in at build time so that what students read is what the grader does
+FACT = re.compile(r"\{\{grader:([\w.]+)(?:\|(\w+))?\}\}")
+#: the key of a grade cell's own points (its nbgrader metadata, which a test holds equal to the config's points)
+CELL_POINTS = "cell.points"
+
+
+class FactError(ValueError):
+    """A ``{{grader:...}}`` placeholder that names no number of the config, or an unknown format."""
+
+
+def config_value(config: dict, key: str) -> float:
+    """The number at the dotted ``key`` of ``config`` (``gradient.threshold``, ``accuracy.tiers.0.0``,
+    ``points.accuracy.mnist``: keys may hold dots, lists take indices); ``points.total``: the sum of the points."""
+    if key == "points.total":
+        return sum(config["points"].values())
+    node, parts = config, key.split(".")
+    while parts:
+        if isinstance(node, dict):
+            n = next((n for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in node), 0)
+            if not n:
+                raise FactError(f"no {key!r} in the grading config")
+            node, parts = node[".".join(parts[:n])], parts[n:]
+        elif isinstance(node, list) and parts[0].isdigit() and int(parts[0]) < len(node):
+            node, parts = node[int(parts[0])], parts[1:]
+        else:
+            raise FactError(f"no {key!r} in the grading config")
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        raise FactError(f"{key!r} in the grading config is not a number: {node!r}")
+    return node
+
+
+def format_number(value: float, fmt: str | None, lang: str) -> str:
+    """``value`` as prose: ``num`` (default) 1e-5 -> ``1e-5``, 0.5 -> ``0.5``; ``pow10`` 1e-5 -> ``10^{-5}``
+    (LaTeX); ``pct`` 0.935 -> ``93.5 %`` (``93.5%`` in Korean, where the sign takes no space)."""
+    if fmt in (None, "num"):
+        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m.group(1).replace("+", "") + m.group(2), f"{value:g}")
+    if fmt == "pow10":
+        exponent = round(math.log10(value)) if value > 0 else None
+        if exponent is None or not math.isclose(10.0 ** exponent, value):
+            raise FactError(f"{value!r} is not a power of ten")
+        return f"10^{{{exponent}}}"
+    if fmt == "pct":
+        return f"{value * 100:.10g}" + ("%" if lang == "ko" else " %")
+    raise FactError(f"unknown format {fmt!r} (known: num, pow10, pct)")
+
+
+def fill_facts(text: str, lang: str, config: dict, where: str = "<source>", cell_points: float | None = None) -> str:
+    """``text`` with every ``{{grader:KEY|FORMAT}}`` replaced by the config's number (see :data:`FACT`)."""
+    def number(match: re.Match) -> str:
+        key, fmt = match.groups()
+        try:
+            if key == CELL_POINTS:
+                if cell_points is None:
+                    raise FactError(f"{{{{grader:{CELL_POINTS}}}}} outside a grade cell")
+                return format_number(cell_points, fmt, lang)
+            return format_number(config_value(config, key), fmt, lang)
+        except FactError as exc:
+            raise FactError(f"{where}: {exc}") from None
+
+    return FACT.sub(number, text)
 
 
 # ------------------------------------------------------------------------------------------- the trees
@@ -354,13 +447,13 @@ def build_notebook(text: str, *, release: bool, where: str) -> str:
     return _dump_notebook(nb)
 
 
-def generate(files: dict[str, bytes], *, release: bool, where: str = "") -> dict[str, bytes]:
+def generate(files: dict[str, bytes], *, release: bool, where: str = "", lang: str = DEFAULT_LANG) -> dict[str, bytes]:
     """One generated tree from one language's annotated files (see :func:`localize`)."""
     out = {}
     for rel, content in files.items():
         here = f"{where}{rel}"
         if rel.endswith(".py"):
-            out[rel] = strip(content.decode(), release=release, where=here).encode()
+            out[rel] = strip(content.decode(), release=release, where=here, lang=lang).encode()
         elif rel.endswith(".ipynb"):
             out[rel] = build_notebook(content.decode(), release=release, where=here).encode()
         else:
@@ -370,7 +463,7 @@ def generate(files: dict[str, bytes], *, release: bool, where: str = "") -> dict
 
 def render(source_dir: Path, *, release: bool, lang: str = DEFAULT_LANG) -> dict[str, bytes]:
     """All files of one generated tree, relative path -> content."""
-    return generate(localize(source_dir)[lang], release=release, where=f"[{lang}] ")
+    return generate(localize(source_dir)[lang], release=release, where=f"[{lang}] ", lang=lang)
 
 
 def _lang_parts(lang: str) -> tuple[str, ...]:
@@ -406,8 +499,10 @@ def targets(root: Path, assignment: str = ASSIGNMENT) -> dict[Path, dict[str, by
     localized = localize(_source_dir(root, assignment))
     trees = {}
     for lang in LANGUAGES:
-        trees[release_dir(root, lang, assignment)] = generate(localized[lang], release=True, where=f"[{lang}] ")
-        trees[solution_dir(root, lang, assignment)] = generate(localized[lang], release=False, where=f"[{lang}] ")
+        trees[release_dir(root, lang, assignment)] = generate(localized[lang], release=True, where=f"[{lang}] ",
+                                                              lang=lang)
+        trees[solution_dir(root, lang, assignment)] = generate(localized[lang], release=False, where=f"[{lang}] ",
+                                                               lang=lang)
     return trees
 
 

@@ -64,7 +64,8 @@ def cmd_grade(argv: list[str]) -> int:
     parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--lang", metavar="LANG",
                         help="language of the feedback: en or ko (default: the config's [report] lang, else "
-                             "$MLP_GRADER_LANG / LC_ALL / LANG: ko_KR.UTF-8 gives Korean)")
+                             "$MLP_GRADER_LANG, else the release's mlp-grade.toml (the Korean release: ko), "
+                             "else LC_ALL / LANG: ko_KR.UTF-8 gives Korean)")
     parser.add_argument("--isolation", choices=["best", "strict"],
                         help="strict: refuse to run student code unless it is fully confined (default: the "
                              "config's [sandbox] isolation, 'best')")
@@ -81,9 +82,9 @@ def cmd_grade(argv: list[str]) -> int:
         parser.error(str(exc))
     if not os.path.lexists(args.submission):  # a symbolic link is graded (refused with its reason), not an error
         parser.error(f"{args.submission} does not exist")
-    from .i18n import choose
+    from .i18n import choose, release_language
     try:
-        lang = choose(args.lang, config)
+        lang = choose(args.lang, config, release=release_language(args.submission))
     except ValueError as exc:
         parser.error(f"--lang / [report] lang: {exc}")
     progress = None

@@ -5,7 +5,8 @@ cause). One bug often shows in several checks (a missing ReLU mask fails the
 numerical-gradient checks on W1 and b1 alike); the first check to state a
 clause keeps it, later ones drop it and point back to that check instead.
 Clauses are compared as written, in the report's language: a translation
-keeps the clauses of its English message (one ``"; "`` per ``"; "``).
+keeps the clauses of its English message (one ``"; "`` per ``"; "``); reports
+show them with :func:`shown`, joined the way the language writes them.
 """
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ from .i18n import N_, _
 SEPARATOR = "; "
 #: the clause that points back to the checks that said a hint first
 ECHO = N_("same cause as in {checks}")
+# TRANSLATORS: how the clauses of a feedback line are joined when people read it (Korean: a full stop)
+JOIN = N_("; ")
+
+
+def shown(message: str) -> str:
+    """``message`` as people read it in the current language: the clauses stay joined by :data:`SEPARATOR`
+    in results (``say_once`` and the class report split on it), and a report shows them joined the way the
+    language writes sentences (:data:`JOIN`; Korean has no semicolon)."""
+    join = _(JOIN) if message else SEPARATOR
+    return message if join == SEPARATOR else message.replace(SEPARATOR, join)
 
 
 class _Message(Protocol):

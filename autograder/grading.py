@@ -332,8 +332,10 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
         only: check names or prefixes ('gradient') to run; default all.
         on_check: called with each CheckResult as it finishes (progress).
         lang: the language of titles and messages, 'en' or 'ko'; default
-            ``[report] lang`` of the config, else the grader's locale
-            (``LANG`` ``ko_KR.UTF-8``: Korean; see ``autograder.i18n``).
+            ``[report] lang`` of the config, else ``$MLP_GRADER_LANG``, else
+            the language the release folder names (``mlp-grade.toml``: the
+            Korean release says ko), else the grader's locale (``LANG``
+            ``ko_KR.UTF-8``: Korean; see ``autograder.i18n.choose``).
             Scores do not depend on it.
     Raises:
         IsolationError: ``[sandbox] isolation = "strict"`` and this machine
@@ -342,7 +344,7 @@ def grade(path: str | Path, config: dict[str, Any] | str | Path | None = None, s
     """
     if not isinstance(config, dict):
         config = load_config(config)
-    with i18n.language(i18n.choose(lang, config)) as chosen:
+    with i18n.language(i18n.choose(lang, config, release=i18n.release_language(path))) as chosen:
         result = _grade(path, config, suite, only, on_check)
         result.lang = chosen
     return result

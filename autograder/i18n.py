@@ -14,8 +14,10 @@ The language is chosen per call (``grade(..., lang=...)``) and held in a
 graders running side by side in threads never mix languages; a thread started
 during a grading must run in a copy of the context (``contextvars.copy_context``).
 :func:`choose` picks it: an explicit ``lang``, else ``[report] lang`` in the
-config, else the environment (``$MLP_GRADER_LANG``, then ``LC_ALL``,
-``LC_MESSAGES``, ``LANG``: ``ko_KR.UTF-8`` gives Korean, anything else English).
+config, else ``$MLP_GRADER_LANG``, else the language the release folder names
+(:data:`RELEASE_FILE`: the Korean release grades in Korean without any setting),
+else the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``: ``ko_KR.UTF-8`` gives
+Korean, anything else English).
 
 Catalogues (package data): ``locale/mlp_grader.pot`` (the template, extracted
 from the sources) and ``locale/<lang>/LC_MESSAGES/mlp_grader.po``. No ``.mo``
@@ -84,19 +86,58 @@ def normalize(value: str | None) -> str | None:
     raise ValueError(f"unknown language {value!r}: expected one of {', '.join(LANGUAGES)} or auto")
 
 
-def from_environment(environ: Mapping[str, str] | None = None) -> str:
-    """The grader's locale: Korean when the first set of :data:`ENV_VARS` says ko..., else English."""
+def _from_variables(environ: Mapping[str, str] | None, variables: Iterable[str]) -> str | None:
+    """Korean when the first set of ``variables`` says ko..., English when it says anything else, else None."""
     environ = os.environ if environ is None else environ
-    for var in ENV_VARS:
+    for var in variables:
         value = (environ.get(var) or "").strip()
         if value and value.lower() != "auto":
             return "ko" if value.lower().startswith("ko") else SOURCE
-    return SOURCE
+    return None
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The grader's locale: Korean when the first set of :data:`ENV_VARS` says ko..., else English."""
+    return _from_variables(environ, ENV_VARS) or SOURCE
+
+
+#: the file of a release folder that names its language (``mlp-grade build`` writes it into every release)
+RELEASE_FILE = "mlp-grade.toml"
+_RELEASE_FILE_MAX = 4096
+
+
+def release_language(submission: str | Path | None) -> str | None:
+    """The language the release folder of ``submission`` (a folder holding mlp.py, or the file) names in its
+    :data:`RELEASE_FILE` (``[report] lang``), or None.
+
+    Read as data (a small regular file parsed as TOML, never executed), and only that one key: it comes with
+    the student's files, so it may choose the language of the feedback and nothing else. A missing,
+    unreadable, symlinked, oversized or odd file is no setting at all (a grading never fails over it).
+    """
+    if submission is None:
+        return None
+    folder = Path(submission)
+    if not folder.is_dir():
+        folder = folder.parent
+    try:
+        import stat
+        import tomllib
+
+        path = folder / RELEASE_FILE
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _RELEASE_FILE_MAX:
+            return None
+        value = (tomllib.loads(path.read_text(encoding="utf-8")).get("report") or {}).get("lang")
+        return normalize(value) if isinstance(value, str) else None
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return None
 
 
 def choose(lang: str | None = None, config: Mapping | None = None,
-           environ: Mapping[str, str] | None = None) -> str:
-    """The language of one grading: ``lang``, else ``[report] lang`` of ``config``, else the environment.
+           environ: Mapping[str, str] | None = None, release: str | None = None) -> str:
+    """The language of one grading: ``lang``, else ``[report] lang`` of ``config``, else
+    ``$MLP_GRADER_LANG``, else ``release`` (the release folder's language, :func:`release_language`), else
+    the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else English.
 
     Raises ``ValueError`` when ``lang`` or the config names a language the grader does not speak.
     """
@@ -105,7 +146,8 @@ def choose(lang: str | None = None, config: Mapping | None = None,
         code = normalize(value)
         if code is not None:
             return code
-    return from_environment(environ)
+    return (_from_variables(environ, ENV_VARS[:1]) or normalize(release)
+            or _from_variables(environ, ENV_VARS[1:]) or SOURCE)
 
 
 def current() -> str:

@@ -379,6 +379,12 @@ def _judge_in_worker(args):
     return judge(mutant, reference)
 
 
+def _verdict(row: dict) -> str:
+    return (f"{'SURVIVOR' if row['kind'] == 'differing' else 'FALSE DEDUCTION'}: {row['style']}#{row['index']} "
+            f"line {row['line']} [{row['operator']}] {row['before']!r} -> {row['after']!r}: "
+            f"{row['score']:g}/{row['max']:g} {row['lost']}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mutation")
     parser.add_argument("--style", nargs="+", default=["reference", "layers"], choices=sorted(STYLES))
@@ -396,6 +402,8 @@ def main(argv: list[str] | None = None) -> dict:
             for done, row in enumerate(pool.imap(_judge_in_worker, [(m, reference) for m in todo]), 1):
                 rows.append(row)
                 print(f"\r{style}: {done}/{len(todo)} graded", end="", flush=True)
+                if not row["ok"]:
+                    print(f"\r  {_verdict(row)}", flush=True)
         print()
     figures = {}
     for style in args.style:
@@ -413,9 +421,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"deductions; {figures[style]['history_only']} differ only in the ungraded history")
     for row in rows:
         if not row["ok"]:
-            print(f"  {'SURVIVOR' if row['kind'] == 'differing' else 'FALSE DEDUCTION'}: {row['style']}#{row['index']} "
-                  f"line {row['line']} [{row['operator']}] {row['before']!r} -> {row['after']!r}: "
-                  f"{row['score']:g}/{row['max']:g} {row['lost']}")
+            print(f"  {_verdict(row)}")
     print(f"({time.monotonic() - started:.0f} s)")
     report = {"styles": figures, "rows": rows}
     RESULTS.mkdir(exist_ok=True)

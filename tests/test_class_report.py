@@ -188,6 +188,8 @@ def test_normalised_messages():
         "(N=#, D=#, H=#, C=#) the W1 gradient has shape (#, #), expected (#, #)"
     assert norm("raised ValueError: bad [mlp.py line 231, in train_mlp_neuralnet: param -= lr * grads[name]]") == \
         "raised ValueError: bad [in train_mlp_neuralnet]"
+    assert norm("ValueError 예외가 발생했습니다: bad [mlp.py 231번째 줄, train_mlp_neuralnet 안: param -= lr * grads[name]]") \
+        == "ValueError 예외가 발생했습니다: bad [in train_mlp_neuralnet]"  # the trailer in Korean (checks/base.py)
     assert "W1" in norm("W1 relative error 1e-3") and "b2" in norm("b2 is not added")
 
 

@@ -199,9 +199,9 @@ def test_korean_notebook_is_korean_and_explains_the_math():
         nb = nbformat.read(generated("solution", lang) / NAME, as_version=4)
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         # the derivation of p - onehot, the chain rule as formulas, the ReLU mask, the relative error
-        for formula in (r"\frac{\partial \ell_i}{\partial s_{ik}} = p_{ik} - t_{ik}", r"\frac{1}{B}\, h^\top G",
+        for formula in (r"\frac{\partial \ell_i}{\partial s_{ik}} = p_{ik} - t_{ik}", r"\frac{1}{N}\, h^\top G",
                         r"\frac{\partial L_{\text{sum}}}{\partial h} &= G\, W_2^\top", r"\mathbf{1}[h > 0]",
-                        r"\frac{1}{B}\, X^\top \left(\left(G\, W_2^\top\right) \odot M\right)",
+                        r"\frac{1}{N}\, X^\top \left(\left(G\, W_2^\top\right) \odot M\right)",
                         r"\lVert a - n \rVert"):
             assert formula in text, (lang, formula)
         for term in ("순전파", "역전파", "연쇄 법칙", "기울기", "미니배치", "에폭", "학습률", "손실 함수", "교차 엔트로피",

@@ -189,7 +189,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         data: float array (N, D).
         labels: int array (N,).
         lr: learning rate.
-        batch_sz: mini-batch size B.
+        batch_sz: mini-batch size (each batch passes its true size on to
+            ``compute_grad``).
         num_epochs: number of passes over the data.
         seed: seed of the shuffling.
         verbose: show a progress bar (given).

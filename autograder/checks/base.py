@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,6 +21,22 @@ from ..sandbox import Limits, Outcome, run_probe
 
 #: what a stub of the release raises (and what the grader says for a function not written yet)
 NOT_IMPLEMENTED = N_("{function} is not implemented yet")
+#: where in mlp.py a student exception came from, said after the message in brackets
+LOCATION = N_("mlp.py line {line}, in {function}")
+LOCATION_CODE = N_("mlp.py line {line}, in {function}: {code}")
+#: how the child (sandbox/child.py, stdlib only) writes the location: always in English, translated here
+_CHILD_LOCATION = re.compile(r"mlp\.py line (?P<line>\d+), in (?P<function>[^:]+?)(?:: (?P<code>.*))?", re.DOTALL)
+
+
+def location(where: str, code: bool = True) -> str:
+    """The child's ``mlp.py line 42, in backward: <code>`` in the current language (without the code line
+    unless ``code``); any other text is returned as it is."""
+    found = _CHILD_LOCATION.fullmatch(where)
+    if found is None:
+        return where
+    if code and found["code"]:
+        return _(LOCATION_CODE).format(line=found["line"], function=found["function"], code=found["code"])
+    return _(LOCATION).format(line=found["line"], function=found["function"])
 
 
 @dataclass
@@ -136,14 +153,14 @@ def failure(outcome: Outcome, subject: str) -> Verdict:
             text = raw
         if not text.startswith(subject):
             text = _("{subject} cannot be checked yet: {reason}").format(subject=subject, reason=text)
-        where = where.split(":")[0]
+        where = location(where, code=False)
     elif outcome.status == "contract":
         text = outcome.message
     else:
         text = (outcome.message if outcome.message.startswith(subject)
                 else _("{subject} {problem}").format(subject=subject, problem=outcome.message))
     if where:
-        text += f" [{where}]"
+        text += f" [{location(where)}]"
     return Verdict.failed(text)
 
 

@@ -37,6 +37,7 @@ import json
 import re
 from typing import Any, Iterable
 
+from ..feedback import shown
 from ..grading import CheckResult, Result
 from ..i18n import _
 
@@ -94,7 +95,7 @@ def _points(x: float) -> str:
 
 
 def _feedback(c: CheckResult) -> str:
-    return f"{c.title}\n{c.message}" if c.message else c.title
+    return f"{c.title}\n{shown(c.message)}" if c.message else c.title
 
 
 def runner_results(result: Result, check_names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -120,19 +121,19 @@ def runner_results(result: Result, check_names: Iterable[str] | None = None) -> 
         status = {"passed": "pass", "error": "error"}.get(c.status, "fail")
         if c.score >= c.max_score and status == "pass":
             results[runner_id(name)] = _runner("pass", c.max_score, [_test(
-                name, "pass", c.max_score, c.message, _feedback(c), c.seconds)])
+                name, "pass", c.max_score, shown(c.message), _feedback(c), c.seconds)])
         elif c.score <= 0:
             results[runner_id(name)] = _runner(status, c.max_score, [_test(
-                name, status, 0, c.message, _feedback(c), c.seconds)])
+                name, status, 0, shown(c.message), _feedback(c), c.seconds)])
         else:  # partial credit: the lost points stay here, the earned ones go to PARTIAL
             earned, total = c.score, c.max_score
             lost = total - earned
             label = _("{earned} of {total} points").format(earned=_points(earned), total=_points(total))
             results[runner_id(name)] = _runner("error" if status == "error" else "fail", lost, [_test(
-                _("{check} ({points}; the {earned} earned are under {runner})").format(
+                _("{check} ({points}, the {earned} earned are under {runner})").format(
                     check=name, points=label, earned=_points(earned), runner=PARTIAL),
-                "error" if status == "error" else "fail", 0, c.message, _feedback(c), c.seconds)])
-            partial_tests.append(_test(f"{name}: {label}", "pass", earned, c.message, _feedback(c)))
+                "error" if status == "error" else "fail", 0, shown(c.message), _feedback(c), c.seconds)])
+            partial_tests.append(_test(f"{name}: {label}", "pass", earned, shown(c.message), _feedback(c)))
             partial_total += earned  # left to right from 0, as the reporter's annotation adds the scores
     if not partial_tests:
         nothing = _("no check earned partial credit")

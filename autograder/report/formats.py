@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import i18n
 from ..feedback import ECHO
+from ..feedback import shown as readable
 from ..grading import NOT_RUN, CheckResult, Result
 from ..i18n import N_, _, ngettext
 from . import classroom as _classroom
@@ -57,23 +58,51 @@ def _heading(result: Result) -> str:
     return f"mlp_backprop autograder — {shown} ({result.suite} checks)"
 
 
+#: the mark of a check in the text report and the notebook: passed, partial credit, failed, the grader failed
+MARKS = {"passed": N_("PASS"), "partial": N_("PART"), "failed": N_("FAIL"), "error": N_("ERR")}
+_MARK_COLOR = {"passed": GREEN, "partial": YELLOW, "failed": RED, "error": YELLOW}
+#: what ERR means, said once under a report that has one
+GRADER_FAILED = N_("{mark} means that the grader itself failed on that check, not the submission.")
+
+
+def outcome(c: CheckResult) -> str:
+    """'passed', 'partial', 'failed' or 'error' (the grader failed): the key of :data:`MARKS`."""
+    if c.status == "failed" and c.score > 0:
+        return "partial"
+    return c.status if c.status in MARKS else "failed"
+
+
+def mark(c: CheckResult) -> str:
+    """The mark of ``c`` in the current language (PASS, PART, FAIL, ERR)."""
+    return _(MARKS[outcome(c)])
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (Hangul and other wide characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 @i18n.in_language_of_result
 def text(result: Result, color: bool = False) -> str:
     paint = (lambda code, s: f"{code}{s}{RESET}") if color else (lambda code, s: s)  # noqa: E731
     lines = [paint(BOLD, _heading(result)), ""]
     width = max((len(c.name) for c in result.checks), default=10)
+    marks = {key: _(label) for key, label in MARKS.items()}
+    mark_width = max(_width(label) for label in marks.values())
     for c in result.checks:
-        mark = {"passed": paint(GREEN, "PASS"), "failed": paint(RED, "FAIL"), "error": paint(YELLOW, "ERR ")}[c.status]
-        if c.status == "failed" and c.score > 0:
-            mark = paint(YELLOW, "PART")
-        lines.append(f"{mark}  {c.name:<{width}}  {_fmt(c.score):>4}/{_fmt(c.max_score):<3} {c.title}")
+        label = marks[outcome(c)]
+        painted = paint(_MARK_COLOR[outcome(c)], label) + " " * (mark_width - _width(label))
+        lines.append(f"{painted}  {c.name:<{width}}  {_fmt(c.score):>4}/{_fmt(c.max_score):<3} {c.title}")
         if c.message:
-            lines.append(f"      {'':<{width}}  -> {c.message}")
+            lines.append(f"{'':<{mark_width}}  {'':<{width}}  -> {readable(c.message)}")
+    seconds = _("({seconds} s)").format(seconds=f"{result.seconds:.1f}")
     lines += ["", paint(BOLD, _(TOTAL).format(score=_fmt(result.score), maximum=_fmt(result.max_score))) +
-              f"   ({result.seconds:.1f} s)"]
-    lines += [paint(YELLOW, _("note: {note}").format(note=n)) for n in result.notes]
-    if result.grader_error:
-        lines.append(paint(YELLOW, _("The grader itself failed on a check (ERR): this is not the submission's fault.")))
+              f"   {seconds}"]
+    lines += [paint(YELLOW, _("note: {note}").format(note=readable(n))) for n in result.notes]
+    if result.grader_error or any(outcome(c) == "error" for c in result.checks):
+        lines.append(paint(YELLOW, _(GRADER_FAILED).format(mark=marks["error"])))
     return "\n".join(lines) + "\n"
 
 
@@ -113,7 +142,7 @@ def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
     for number, c in enumerate(result.checks, 1):
         tests.append({
             "name": f"{c.name}: {c.title}", "number": str(number), "score": c.score, "max_score": c.max_score,
-            "status": "passed" if c.passed else "failed", "output": c.message or _("passed"),
+            "status": "passed" if c.passed else "failed", "output": readable(c.message) or _("passed"),
             "visibility": "visible" if c.visibility == "visible" else later,
             "tags": [c.name.split(".")[0]],
         })
@@ -129,7 +158,7 @@ def gradescope(result: Result, config: dict[str, Any] | None = None) -> str:
             earned=_fmt(sum(c.score for c in shown)), shown=_fmt(sum(c.max_score for c in shown)), count=len(unseen),
             unseen=_fmt(sum(c.max_score for c in unseen)), when=_(_WHEN[later]))
     if result.grader_error:
-        summary += "\n" + _("The grader itself failed on a check: this is not your fault; please tell your instructor.")
+        summary += "\n" + readable(_("The grader itself failed on a check: this is not your fault; please tell your instructor."))
     extra = {"isolation": result.isolation, "notes": list(result.notes), "grader_error": result.grader_error,
              "errors": [c.name for c in result.checks if c.status == "error"]}
     out = {"score": result.score, "execution_time": round(result.seconds, 3), "output": summary,
@@ -203,11 +232,11 @@ def junit(result: Result) -> str:
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname=f"mlp_backprop.{c.name.split('.')[0]}", name=c.name,
                              time=f"{c.seconds:.3f}")
-        message = _xml_text(c.message)
+        message = _xml_text(readable(c.message))
         points = _("{score}/{maximum} points: {message}").format(score=_fmt(c.score), maximum=_fmt(c.max_score),
                                                                   message=message)[:1000]
         if c.name in skipped:
-            ET.SubElement(case, "skipped", type="not run", message=_xml_text(skipped[c.name])[:1000])
+            ET.SubElement(case, "skipped", type="not run", message=_xml_text(readable(skipped[c.name]))[:1000])
         elif c.status == "error":
             node = ET.SubElement(case, "error", type="grader error", message=points)
             node.text = message
@@ -247,7 +276,7 @@ def markdown(result: Result) -> str:
     rows = [_("| check | points | feedback |"), "|---|---:|---|"]
     for c in result.checks:
         icon = "✅" if c.passed else ("⚠️" if c.status == "error" else "❌")
-        rows.append(f"| {icon} `{c.name}` | {_fmt(c.score)} / {_fmt(c.max_score)} | {markdown_cell(c.message or '')} |")
+        rows.append(f"| {icon} `{c.name}` | {_fmt(c.score)} / {_fmt(c.max_score)} | {markdown_cell(readable(c.message or ''))} |")
     return (f"### mlp_backprop: {_fmt(result.score)} / {_fmt(result.max_score)}\n\n" + "\n".join(rows) + "\n")
 
 

@@ -263,7 +263,7 @@ class _FakeLoss:
         data, labels = np.asarray(data), np.asarray(labels)
         if data.ndim != 2 or labels.shape[:1] != data.shape[:1]:
             raise ProbeFailure(f"loss_fn.forward got data {data.shape} and labels {labels.shape}; "
-                               "expected (B, D) and (B,)")
+                               "expected (N, D) and (N,)")
         self.seen.append(data[:, 0].copy())
         self.seen_labels.append(labels.copy())
         self.before.append({k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()})

@@ -60,7 +60,7 @@ CHILD_MESSAGES = (
     N_("SoftmaxCrossEntropy.forward returned an array of shape {shape}; expected one float"),
     N_("SoftmaxCrossEntropy.compute_grad never called model.backward"),
     N_("train_mlp_neuralnet should call loss_fn.compute_grad, not model.backward directly"),
-    N_("loss_fn.forward got data {data} and labels {labels}; expected (B, D) and (B,)"),
+    N_("loss_fn.forward got data {data} and labels {labels}; expected (N, D) and (N,)"),
     N_("train_mlp_neuralnet never called loss_fn.forward"),
     N_("mlp.py does not define {name}"),
     N_("{name} is missing"),

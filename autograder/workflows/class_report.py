@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import functools
 import html
 import io
 import json
@@ -125,7 +126,20 @@ def parse_accuracy(message: str) -> float | None:
 
 # ----------------------------------------------------------------------------- grouping diagnoses
 
-_TRAILER = re.compile(r"\s*\[mlp\.py line \d+, in ([\w.<>]+)(?::.*)?\]\s*$", re.DOTALL)
+@functools.lru_cache(maxsize=1)
+def _trailer() -> re.Pattern:
+    """The ``[mlp.py line 231, in f: <code>]`` trailer of a student exception (checks/base.py ``location``),
+    in every language: the one group that matched is the function."""
+    from ..checks.base import LOCATION, LOCATION_CODE
+
+    forms = []
+    for template in (*i18n.forms(LOCATION_CODE), *i18n.forms(LOCATION)):
+        pattern = re.escape(template)
+        for field, part in (("line", r"\d+"), ("function", r"([\w.<>]+)"), ("code", r".*")):
+            pattern = pattern.replace(re.escape("{" + field + "}"), part)
+        forms.append(pattern)
+    return re.compile(r"\s*\[(?:" + "|".join(f"(?:{f})" for f in forms) + r")\]\s*$", re.DOTALL)
+
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 
 
@@ -137,7 +151,7 @@ def normalise_message(message: str) -> str:
     source line quoted after '[mlp.py line 231, in f: ...]' becomes '[in f]'.
     """
     text = " ".join((message or "").split())
-    text = _TRAILER.sub(lambda m: f" [in {m.group(1)}]", text)
+    text = _trailer().sub(lambda m: f" [in {next(g for g in m.groups() if g is not None)}]", text)
     return _NUMBER.sub("#", text).strip()
 
 

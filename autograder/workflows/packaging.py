@@ -6,12 +6,14 @@ Each reads the repository checkout (``root``): the release from
 """
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import zipfile
 from pathlib import Path
 
-from .. import build
+from .. import build, i18n
+from ..i18n import N_, _
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -50,6 +52,32 @@ def nbgrader_course(root: Path, dest: Path, exchange: Path | None = None, course
     return dest
 
 
+#: the Classroom workflow's own words (step names, what its grading step says when the grader did not report)
+WORKFLOW_STEPS = {"INSTALL": N_("Install the course grader"), "GRADE": N_("Grade mlp.py"),
+                  "UPLOAD": N_("Upload the JUnit report"), "REPORT": N_("Report to GitHub Classroom")}
+WORKFLOW_NOT_GRADED = N_("the grader did not grade this check (mlp-grade exit status {status}): see the {step} step")
+WORKFLOW_FAILED_TITLE = N_("The grader failed")
+WORKFLOW_FAILED = N_("mlp-grade exited with status {status}. Of the {runners} results for GitHub Classroom, "
+                     "{missing} are errors written by this step")
+
+
+def _bash_message(template: str, **shell: str) -> str:
+    """``template`` in the current language, for a bash double-quoted string whose ``{name}`` fields are the
+    shell expressions ``shell`` gives (``$status``): the words are escaped, the expressions are not. The text
+    also goes into the reporter's JSON as it is, so a translation may hold no double quote or backslash."""
+    words = _(template)
+    if '"' in words or "\\" in words:
+        raise ValueError(f"the translation of {template!r} must hold no double quote or backslash: {words!r}")
+    escaped = words.replace("$", "\\$").replace("`", "\\`")
+    return escaped.format(**shell)
+
+
+def _command_value(text: str, property_: bool = False) -> str:
+    """``text`` escaped for a GitHub workflow command (``::error title=<property>::<message>``)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
+
+
 def classroom_workflow(config: dict | None = None, lang: str = build.DEFAULT_LANG) -> str:
     """The student repository's workflow: one GitHub Classroom reporter runner per check.
 
@@ -74,6 +102,15 @@ def classroom_workflow(config: dict | None = None, lang: str = build.DEFAULT_LAN
     text = text.replace("__CLASSROOM_RUNNERS__", ",".join(runners))
     text = text.replace("__CLASSROOM_POINTS__", ",".join(f"{points[r]:g}" for r in runners))
     text = text.replace("__CLASSROOM_LANG__", lang)  # the language of the feedback
+    with i18n.language(lang):
+        steps = {key: _(name) for key, name in WORKFLOW_STEPS.items()}
+        for key, name in steps.items():
+            text = text.replace(f"__CLASSROOM_STEP_{key}__", json.dumps(name, ensure_ascii=False))
+        text = text.replace("__CLASSROOM_NOT_GRADED__", _bash_message(WORKFLOW_NOT_GRADED, status="$status",
+                                                                      step=steps["GRADE"]))
+        text = text.replace("__CLASSROOM_FAILED_TITLE__", _command_value(_(WORKFLOW_FAILED_TITLE), property_=True))
+        text = text.replace("__CLASSROOM_FAILED__", _command_value(_bash_message(
+            WORKFLOW_FAILED, status="$status", runners="${#runners[@]}", missing="$missing")))
     if "__CLASSROOM" in text:
         raise RuntimeError("a placeholder of the Classroom workflow template was not filled")
     return text

@@ -368,7 +368,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         data: float array (N, D).
         labels: int array (N,).
         lr: learning rate.
-        batch_sz: mini-batch size B.
+        batch_sz: mini-batch size (each batch passes its true size on to
+            ``compute_grad``).
         num_epochs: number of passes over the data.
         seed: seed of the shuffling.
         verbose: show a progress bar (given).
@@ -394,7 +395,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         data: float 배열 (N, D).
         labels: int 배열 (N,).
         lr: 학습률(learning rate).
-        batch_sz: 미니배치 크기 B.
+        batch_sz: 미니배치 크기(배치마다 그 배치의 실제 크기를
+            ``compute_grad``에 넘깁니다).
         num_epochs: 데이터 전체를 몇 번 훑을지(에폭 수).
         seed: 섞기에 쓰는 시드.
         verbose: 진행 막대를 보여 줄지(주어진 코드).

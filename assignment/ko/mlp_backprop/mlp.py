@@ -46,8 +46,8 @@ def make_labels_onehot(labels, num_cls):
         형상 (N, C)인 float 배열. ``onehot[i, labels[i]] == 1.0``이고
         나머지는 모두 0입니다.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError("make_labels_onehot is not implemented yet")
+    # 여기에 코드를 작성하세요
+    raise NotImplementedError("make_labels_onehot: 아직 구현되지 않았습니다")
 
 
 class MLP:
@@ -95,8 +95,8 @@ class MLP:
             ``backward``에서 쓰도록 ``self.data`` (N, D)와
             ``self.hidden_layer_output`` (N, H)를 저장합니다.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError("MLP.forward is not implemented yet")
+        # 여기에 코드를 작성하세요
+        raise NotImplementedError("MLP.forward: 아직 구현되지 않았습니다")
 
     def backward(self, upstream_grad, batch_sz):
         """가장 최근 ``forward``의 신경망을 거슬러 역전파(backpropagation)합니다.
@@ -113,8 +113,8 @@ class MLP:
             ``'W1'`` (D, H), ``'b1'`` (H,), ``'W2'`` (H, C), ``'b2'`` (C,).
             ReLU는 입력이 양수였던 자리로만 기울기를 통과시킵니다(마스크).
         """
-        # YOUR CODE HERE
-        raise NotImplementedError("MLP.backward is not implemented yet")
+        # 여기에 코드를 작성하세요
+        raise NotImplementedError("MLP.backward: 아직 구현되지 않았습니다")
 
 
 class SoftmaxCrossEntropy:
@@ -145,8 +145,8 @@ class SoftmaxCrossEntropy:
         Side effects:
             ``self.probs`` (N, C)를 저장합니다.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError("SoftmaxCrossEntropy.forward is not implemented yet")
+        # 여기에 코드를 작성하세요
+        raise NotImplementedError("SoftmaxCrossEntropy.forward: 아직 구현되지 않았습니다")
 
     def compute_grad(self, labels, batch_sz):
         """가장 최근 ``forward``의 평균 손실에 대한 기울기.
@@ -160,8 +160,8 @@ class SoftmaxCrossEntropy:
             상류 기울기는 (N, C) 차이 그대로이며 아무것으로도 나누지 *않습니다*.
             평균(``batch_sz``로 나누기)은 ``backward``가 합니다.
         """
-        # YOUR CODE HERE
-        raise NotImplementedError("SoftmaxCrossEntropy.compute_grad is not implemented yet")
+        # 여기에 코드를 작성하세요
+        raise NotImplementedError("SoftmaxCrossEntropy.compute_grad: 아직 구현되지 않았습니다")
 
 
 def _progress(iterable, total, desc, enabled):
@@ -191,7 +191,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         data: float 배열 (N, D).
         labels: int 배열 (N,).
         lr: 학습률(learning rate).
-        batch_sz: 미니배치 크기 B.
+        batch_sz: 미니배치 크기(배치마다 그 배치의 실제 크기를
+            ``compute_grad``에 넘깁니다).
         num_epochs: 데이터 전체를 몇 번 훑을지(에폭 수).
         seed: 섞기에 쓰는 시드.
         verbose: 진행 막대를 보여 줄지(주어진 코드).
@@ -201,8 +202,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         하나씩인 리스트, ``'train_acc'``는 에폭마다 float 하나씩인 리스트(그
         에폭 동안 본 미니배치들에서의 정확도)입니다.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError("train_mlp_neuralnet is not implemented yet")
+    # 여기에 코드를 작성하세요
+    raise NotImplementedError("train_mlp_neuralnet: 아직 구현되지 않았습니다")
 
 
 def predict(model, data):
@@ -215,5 +216,5 @@ def predict(model, data):
     Returns:
         int 배열 (N,): ``model.forward(data)``의 행별 argmax.
     """
-    # YOUR CODE HERE
-    raise NotImplementedError("predict is not implemented yet")
+    # 여기에 코드를 작성하세요
+    raise NotImplementedError("predict: 아직 구현되지 않았습니다")

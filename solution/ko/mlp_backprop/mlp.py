@@ -206,7 +206,8 @@ def train_mlp_neuralnet(model, loss_fn, data, labels, lr, batch_sz, num_epochs,
         data: float 배열 (N, D).
         labels: int 배열 (N,).
         lr: 학습률(learning rate).
-        batch_sz: 미니배치 크기 B.
+        batch_sz: 미니배치 크기(배치마다 그 배치의 실제 크기를
+            ``compute_grad``에 넘깁니다).
         num_epochs: 데이터 전체를 몇 번 훑을지(에폭 수).
         seed: 섞기에 쓰는 시드.
         verbose: 진행 막대를 보여 줄지(주어진 코드).
