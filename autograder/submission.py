@@ -103,6 +103,22 @@ def open_submission(path: str | Path, limit: int) -> Submission:
         os.close(fd)
 
 
+def read_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path`` of a submission (no link followed, at most ``limit``), read once
+    from its descriptor; raises ``Refused`` otherwise (for small companion files such as ``mlp-grade.toml``)."""
+    name = Path(path).name
+    try:
+        fd = os.open(path, _OPEN)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Refused(SYMLINK, file=name) from None
+        raise Refused(UNREADABLE, file=name, error=exc.strerror or str(exc)) from None
+    try:
+        return _read(fd, name, limit)
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int, name: str, limit: int) -> bytes:
     """At most ``limit`` bytes of the regular file open at ``fd`` (Refused otherwise)."""
     mode = os.fstat(fd).st_mode

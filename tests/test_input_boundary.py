@@ -263,3 +263,23 @@ def test_without_the_quota_the_confinement_report_says_what_bounds_the_disk():
     assert "disk not bounded by a quota (unshare(0x20000): Operation not permitted)" in summary
     assert "RLIMIT_FSIZE" in summary and weaker.level == found.level  # strict does not need the disk quota
     assert "disk not bounded" not in found.summary()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link_zero", "link_private"])
+def test_a_hostile_release_file_beside_mlp_py_is_no_setting(kind, private, tmp_path):
+    """``mlp-grade.toml`` (the release's language) comes with the student's files: read the same safe way."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "mlp.py").write_text(SOLUTION.read_text())
+    toml = folder / "mlp-grade.toml"
+    if kind == "fifo":
+        os.mkfifo(toml)
+    elif kind == "link_zero":
+        toml.symlink_to("/dev/zero")
+    else:
+        (private / "lang.toml").write_text('[report]\nlang = "ko"\n')
+        toml.symlink_to(private / "lang.toml")
+    status, output, peak = run_measured(mlp_grade(str(folder), "--only", "interface.MLP"), timeout=60,
+                                        env={k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL")})
+    assert status == 0 and "PASS" in output and peak < SMALL_KB, output
+    assert "통과" not in output and "합계" not in output  # a linked file chose nothing
