@@ -84,7 +84,7 @@ def cmd_grade(argv: list[str]) -> int:
         config = load_config(args.config, {"sandbox": {"isolation": args.isolation}} if args.isolation else None)
     except ConfigError as exc:
         parser.error(str(exc))
-    if not Path(args.submission).exists():
+    if not os.path.lexists(args.submission):  # a symbolic link is graded (refused with its reason), not an error
         parser.error(f"{args.submission} does not exist")
     from .i18n import choose, release_language
     try:

@@ -26,6 +26,7 @@ from .feedback import say_once
 from .interruption import deferred
 from .sandbox.confinement import require
 from .sandbox.runner import CpuMeter, cancel_on, one_blas_thread
+from .submission import Refused, Submission, max_bytes, open_submission
 
 STUDENT_FILE = "mlp.py"
 PUBLIC_SEED = 20261123
@@ -67,6 +68,10 @@ class Result:
     isolation: dict[str, Any] = field(default_factory=dict)
     #: the language of the titles and messages (``autograder.i18n``); the reports are written in it too
     lang: str = i18n.SOURCE
+    #: why the submission could not be graded at all (a symbolic link, a FIFO, too large, missing), else ""
+    refused: str = ""
+    #: sha256 of the graded mlp.py's bytes ("" when refused)
+    sha256: str = ""
 
     @property
     def score(self) -> float:
@@ -92,16 +97,12 @@ class Result:
         return out
 
 
-def find_module(path: str | Path) -> Path | None:
-    """The student's mlp.py: ``path`` itself, or the shallowest mlp.py under the folder ``path``."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        return None
-    found = sorted((p for p in path.rglob(STUDENT_FILE) if ".ipynb_checkpoints" not in p.parts),
-                   key=lambda p: (len(p.parts), str(p)))
-    return found[0] if found else None
+def find_module(path: str | Path, config: dict[str, Any] | None = None) -> Submission:
+    """The student's mlp.py at ``path`` (the file, or the shallowest one in the folder), read once, safely.
+
+    Raises ``Refused`` (a symbolic link, not a regular file, too large, none found): see ``autograder.submission``.
+    """
+    return open_submission(path, max_bytes(config or load_config()))
 
 
 def _secret(config: dict[str, Any]) -> str:
@@ -255,7 +256,7 @@ def _unrun(check: Check, points: dict, reason: str) -> CheckResult:
 
 def _import_failure(ctx: Context) -> str | None:
     """The message every check gets when mlp.py cannot even be imported (tried once, shared)."""
-    tree, problem = parse_module(ctx.module_file.read_bytes())
+    tree, problem = parse_module(ctx.source)
     if tree is None:
         return problem
     outcome = ctx.probe("import", {}, share="import")
@@ -396,15 +397,17 @@ def _grade(path: str | Path, config: dict[str, Any], suite: str, only: Iterable[
                              checks=[_unrun(c, points, i18n._(INTERRUPTED)) for c in checks])
         raise
     result = Result(submission=str(path), suite=suite, isolation=jail.to_dict())
-    module = find_module(path)
-    if module is None:
-        reason = i18n._("no {file} found in {path}: submit the file named {file}").format(file=STUDENT_FILE, path=path)
-        result.checks = [_unrun(c, points, reason) for c in checks]
+    try:
+        module = find_module(path, config)
+    except Refused as refusal:
+        result.refused = refusal.message()
+        result.checks = [_unrun(c, points, result.refused) for c in checks]
+        say_once(result.checks)
         result.seconds = round(time.monotonic() - started, 3)
         return result
-    module_bytes = module.read_bytes()
-    ctx = Context(module_file=module, config=config,
-                  seed=grading_seed(module_bytes, config, public=suite == "public"), public=suite == "public")
+    result.sha256 = module.sha256
+    ctx = Context(source=module.source, config=config,
+                  seed=grading_seed(module.source, config, public=suite == "public"), public=suite == "public")
     meter = CpuMeter()
     # one BLAS thread in this process while it grades: a fork (every probe) while another thread of the
     # process (a lane beside, another grading) is inside a multithreaded BLAS call can hang for ever

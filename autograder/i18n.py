@@ -119,17 +119,15 @@ def release_language(submission: str | Path | None) -> str | None:
     folder = Path(submission)
     if not folder.is_dir():
         folder = folder.parent
-    try:
-        import stat
-        import tomllib
+    import tomllib
 
-        path = folder / RELEASE_FILE
-        info = path.lstat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _RELEASE_FILE_MAX:
-            return None
-        value = (tomllib.loads(path.read_text(encoding="utf-8")).get("report") or {}).get("lang")
+    from .submission import Refused, read_file  # the one safe way to read a submission's file
+
+    try:
+        text = read_file(folder / RELEASE_FILE, _RELEASE_FILE_MAX).decode("utf-8")
+        value = (tomllib.loads(text).get("report") or {}).get("lang")
         return normalize(value) if isinstance(value, str) else None
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+    except (Refused, ValueError, UnicodeDecodeError, AttributeError):
         return None
 
 

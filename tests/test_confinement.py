@@ -301,7 +301,7 @@ def test_every_guard_is_verified_on_this_machine():
     """Fails when a layer silently stops applying: the self-test's jailed probe must be refused everything."""
     found = confinement.isolation()
     assert found.level == "strict", found.summary()
-    assert all(found.attacks.values()) and len(found.attacks) == 10, found.attacks
+    assert all(found.attacks.values()) and len(found.attacks) == 11, found.attacks
     if os.geteuid() == 0 and AS == "root-uid-drop":
         assert found.layers["uid_drop"] is None, found.layers
 
@@ -314,6 +314,7 @@ def test_every_guard_is_verified_on_this_machine():
     (("landlock_network", "seccomp_sockets"), {"unix_connect"}),  # no TCP: the network namespace
     (("landlock_scope",), set()),  # the PID namespace alone also hides the parent
     (("pid_namespace",), {"own_pid_namespace"}),
+    (("disk_quota",), {"fill_disk"}),
 ])
 def test_the_self_test_notices_a_missing_layer(missing, exposed):
     found = confinement.isolation()
@@ -416,7 +417,8 @@ def test_attacks_as(who, foreign):
     env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": str(home), "MLP_CONFINEMENT_AS": who,
            "MLP_DATA_DIR": os.environ.get("MLP_DATA_DIR", ""), "MLP_GRADER_SECRET": "tests", "LANG": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1"}
-    files = ["test_confinement.py", "test_interruption.py"] + (["test_redteam.py"] if who == UNPRIVILEGED_USER else [])
+    files = ["test_confinement.py", "test_interruption.py", "test_input_boundary.py"] + (
+        ["test_redteam.py"] if who == UNPRIVILEGED_USER else [])
     argv = [str(venv / "bin" / "python"), "-m", "pytest", *(str(base / "src" / "tests" / f) for f in files),
             "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rs", "-k", "not test_attacks_as",
             "--basetemp", str(home / "tmp")]

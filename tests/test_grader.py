@@ -58,7 +58,8 @@ def test_release_scores_zero_and_says_not_implemented(release_result):
 def test_missing_file_still_gives_a_full_report(tmp_path):
     result = grade(tmp_path, only=FAST)
     assert result.score == 0 and len(result.checks) == len(select("graded", FAST))
-    assert all("no mlp.py found" in c.message for c in result.checks)
+    assert "no mlp.py found in the submission" in result.checks[0].message and result.refused
+    assert all("same cause as in" in c.message for c in result.checks[1:])  # said once
 
 
 def test_syntax_error_is_named_with_its_line(submit, solution_text):

@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,7 +59,8 @@ class Verdict:
 class Context:
     """Everything a check may use: the student's file, the config, a seeded rng, the sandbox."""
 
-    module_file: Path
+    #: the student's mlp.py as the grader read it, once (``autograder.submission``); each child gets these bytes
+    source: bytes
     config: dict[str, Any]
     seed: int
     public: bool = False
@@ -88,7 +88,7 @@ class Context:
         """The configured limits with ``changes``; after a timeout, shorter default time limits."""
         box = self.config["sandbox"]
         base = dict(wall_s=float(box["timeout_s"]), cpu_s=int(box["cpu_s"]), memory_mb=int(box["memory_mb"]),
-                    threads=int(box["threads"]))
+                    threads=int(box["threads"]), disk_mb=int(box["disk_mb"]))
         if self.timeouts and "wall_s" not in changes:
             base["wall_s"] = min(base["wall_s"], float(box["timeout_after_timeout_s"]))
             base["cpu_s"] = min(base["cpu_s"], max(1, int(box["timeout_after_timeout_s"])))
@@ -100,7 +100,7 @@ class Context:
         """Run probe ``name`` in a fresh child; ``share`` lets several checks reuse one run."""
         if share is not None and share in self._cache:
             return self._cache[share]
-        outcome = run_probe(self.module_file, name, inputs, options or {}, limits or self.limits())
+        outcome = run_probe(self.source, name, inputs, options or {}, limits or self.limits())
         if outcome.status == "timeout":
             if self.timeouts and limits is None:  # (a check that sets its own limits keeps them)
                 outcome.message += _(" (limit lowered after the timeout in {check})").format(check=self.timeouts[0])

@@ -130,7 +130,7 @@ class InterfaceCheck(Check):
         return _(self.TITLE).format(symbol=self.symbol)
 
     def run(self, ctx: Context) -> Verdict:
-        tree, problem = parse_module(ctx.module_file.read_bytes())
+        tree, problem = parse_module(ctx.source)
         if tree is None:
             return Verdict.failed(problem)
         problem = find_problem(tree, self.symbol)

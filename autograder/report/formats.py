@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 from .. import i18n
@@ -51,9 +52,10 @@ _SUITES = {"graded": N_("mlp_backprop autograder — {submission} (graded checks
 
 
 def _heading(result: Result) -> str:
+    shown = Path(result.submission).name or result.submission  # never the instructor's absolute path
     if result.suite in _SUITES:
-        return _(_SUITES[result.suite]).format(submission=result.submission)
-    return f"mlp_backprop autograder — {result.submission} ({result.suite} checks)"
+        return _(_SUITES[result.suite]).format(submission=shown)
+    return f"mlp_backprop autograder — {shown} ({result.suite} checks)"
 
 
 #: the mark of a check in the text report and the notebook: passed, partial credit, failed, the grader failed

@@ -1,9 +1,10 @@
 """Attacks a jailed child makes on its grader, run by ``confinement.self_test`` (stdlib only).
 
-``python -I -B attack_probe.py CANARY PARENT_PID PORT SOCKET`` tries, as student code
+``python -I -B attack_probe.py CANARY PARENT_PID PORT SOCKET DISK_MB`` tries, as student code
 would, to read and write the file ``CANARY`` outside its folder, read the
 parent's ``/proc`` entries, signal the parent, reach a TCP port, a UDP port and
-the unix socket ``SOCKET`` the parent listens on, and checks whether it runs as the init of its own
+the unix socket ``SOCKET`` the parent listens on, write twice ``DISK_MB`` into its own folder
+(in files of 1 MB, as the file-size limit allows), and checks whether it runs as the init of its own
 PID namespace (whose end kills all it started). It prints one JSON object: attack name -> True when refused.
 """
 import json
@@ -20,7 +21,22 @@ def refused(action) -> bool:
     return False
 
 
-def main(canary: str, parent: int, port: int, unix_path: str) -> None:
+def fill_disk(disk_mb: int) -> None:
+    """Write 2 x ``disk_mb`` MB into the current folder (then delete it): OSError when a quota stops it."""
+    block = b"x" * (1 << 20)
+    try:
+        for i in range(2 * disk_mb):
+            with open(f"fill-{i}", "wb") as f:
+                f.write(block)
+    finally:
+        for i in range(2 * disk_mb):
+            try:
+                os.unlink(f"fill-{i}")
+            except OSError:
+                pass
+
+
+def main(canary: str, parent: int, port: int, unix_path: str, disk_mb: int) -> None:
     def connect_tcp():
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
@@ -48,6 +64,7 @@ def main(canary: str, parent: int, port: int, unix_path: str) -> None:
         "udp_send": refused(send_udp),
         "unix_connect": refused(connect_unix),
         "own_pid_namespace": os.getpid() == 1,
+        "fill_disk": refused(lambda: fill_disk(disk_mb)),
     }
     print(json.dumps(results), flush=True)
 
@@ -56,6 +73,6 @@ if __name__ == "__main__":
     # as the grader's driver does: the attacks run in a forked child, PID 1 of a new PID namespace if there is one
     child = os.fork()
     if child == 0:
-        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
         os._exit(0)
     os.waitpid(child, 0)

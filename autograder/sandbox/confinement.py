@@ -37,7 +37,10 @@ GUARD_ATTACKS = {
     "filesystem": ("read_outside", "write_outside", "create_outside"),
     "process": ("read_parent_environ", "list_processes", "signal_parent", "own_pid_namespace"),
     "network": ("tcp_connect", "udp_send", "unix_connect"),
+    "disk": ("fill_disk",),
 }
+#: the disk quota of the self-test's probe, MB (it tries to write twice as much)
+SELF_TEST_DISK_MB = 2
 
 
 class IsolationError(RuntimeError):
@@ -86,7 +89,14 @@ class Isolation:
     def summary(self) -> str:
         """One line for the instructor."""
         text = f"isolation {self.level}: {', '.join(self.in_force) or 'no layer'}"
-        return text if self.level == "strict" else text + ". " + ". ".join(self.missing())
+        text = text if self.level == "strict" else text + ". " + ". ".join(self.missing())
+        return text if self.guards.get("disk") else text + ". " + self.disk_bound()
+
+    def disk_bound(self) -> str:
+        """What bounds a child's disk when its quota does not hold (not needed for strict)."""
+        why = self.layers.get("disk_quota") or "the self-test's probe was not stopped"
+        return (f"disk not bounded by a quota ({why}): only each file is, by RLIMIT_FSIZE (8 MB), and the "
+                f"child's folder is deleted after each run - to fix: {L.DiskQuota.remedy}")
 
     def to_dict(self) -> dict:
         return {"level": self.level, "summary": self.summary(), "guards": dict(self.guards),
@@ -97,12 +107,12 @@ class Isolation:
 
 
 def plan_for(workdir: Path, memory_mb: int, cpu_s: int, file_mb: int, max_processes: int,
-             drop_to: tuple[int, int] | None) -> L.Plan:
+             drop_to: tuple[int, int] | None, disk_mb: int = 64) -> L.Plan:
     """A Plan with the process allowance counted as RLIMIT_NPROC does (all tasks of the uid)."""
     if drop_to is None and os.geteuid() != 0 and L.LINUX:
         max_processes += _tasks_of(os.getuid())
     return L.Plan(workdir=workdir, memory_mb=memory_mb, cpu_s=cpu_s, file_mb=file_mb,
-                  max_processes=max_processes, drop_to=drop_to)
+                  max_processes=max_processes, disk_mb=disk_mb, drop_to=drop_to)
 
 
 def popen(argv: list[str], plan: L.Plan, in_force: list[str], **kwargs) -> subprocess.Popen:
@@ -209,11 +219,11 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
         unix.listen(1)
         if drop_to is not None:
             os.chown(workdir, *drop_to)
-        plan = plan_for(Path(workdir), 1024, 20, 8, 64, drop_to)
+        plan = plan_for(Path(workdir), 1024, 20, 8, 64, drop_to, SELF_TEST_DISK_MB)
         script = shutil.copy(PROBE_SCRIPT, workdir)
         try:
             proc = popen([sys.executable, "-I", "-B", script, str(canary), str(os.getpid()),
-                          str(tcp.getsockname()[1]), unix_path], plan, in_force, cwd=workdir,
+                          str(tcp.getsockname()[1]), unix_path, str(SELF_TEST_DISK_MB)], plan, in_force, cwd=workdir,
                          env=child_env(Path(workdir), 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return {}
@@ -226,6 +236,7 @@ def self_test(in_force: list[str], drop_to: tuple[int, int] | None) -> dict[str,
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+            L.collect(plan, Path(workdir), 0)  # closes the quota's descriptor, copies nothing
         if canary.read_text() != "private" or Path(str(canary) + ".new").exists():
             attacks.update(write_outside=False, create_outside=False)
         return {k: bool(v) for k, v in attacks.items()}
@@ -246,8 +257,8 @@ def isolation() -> Isolation:
         result = Isolation(layers=reasons, drop_to=drop_to)
         if L.LINUX:
             result.attacks = self_test(result.in_force, drop_to)
-        result.guards = {g: bool(result.attacks) and all(result.attacks.get(a) for a in GUARD_ATTACKS[g])
-                         for g in L.GUARDS}
+        result.guards = {g: bool(result.attacks) and all(result.attacks.get(a) for a in attacks)
+                         for g, attacks in GUARD_ATTACKS.items()}
         _cached = result
     return _cached
 

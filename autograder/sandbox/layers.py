@@ -13,17 +13,20 @@ Each layer knows
   whose layer failed never runs student code.
 
 The layers run in the order of ``LAYERS`` (resource limits, then the uid drop,
-then the namespaces, Landlock, and seccomp last).
+then the namespaces and the disk quota, Landlock, and seccomp last).
 Whether the layers really hold is verified by ``confinement.self_test``,
 which attacks a jailed child the way student code would.
 """
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import importlib.util
 import os
 import resource
+import socket
+import stat
 import sys
 import sysconfig
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ _libc = ctypes.CDLL(None, use_errno=True) if LINUX else None
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 #: site-packages the child may import from besides the standard library (read-only)
 CHILD_PACKAGES = ("numpy", "tqdm")
 
@@ -47,6 +51,8 @@ class Plan:
     cpu_s: int
     file_mb: int
     max_processes: int
+    #: the most the child may hold on disk (the ``disk_quota`` layer's tmpfs), MB
+    disk_mb: int = 64
     #: (uid, gid) to become when the grader runs as root (None: keep the grader's)
     drop_to: tuple[int, int] | None = None
     #: per-layer state from ``prepare`` (e.g. the Landlock ruleset)
@@ -57,6 +63,13 @@ def _unshare(flags: int) -> None:
     if _libc.unshare(flags) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare({flags:#x}): {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if _libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
+                   data and data.encode()) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
 def _write(path: str, text: str) -> None:
@@ -158,9 +171,9 @@ class UserNamespace(Layer):
             return "not Linux"
         return _try_in_fork(lambda: self.apply(plan))
 
-    def apply(self, plan: Plan) -> None:
+    def apply(self, plan: Plan, flags: int = 0) -> None:
         uid, gid = os.geteuid(), os.getegid()
-        _unshare(CLONE_NEWUSER)
+        _unshare(CLONE_NEWUSER | flags)
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
@@ -195,6 +208,136 @@ class NetworkNamespace(_Namespace):
     """A new network namespace: no interface but a loopback that is down; no network at all."""
 
     name, guards, flags = "network_namespace", ("network",), CLONE_NEWNET
+
+
+class _Handoff:
+    """A socket pair over which the child hands the grader a descriptor of its tmpfs (before exec).
+
+    ``close()`` (by ``confinement.popen`` once the child has exec'd) keeps the descriptor
+    received, if any, in ``folder``: the grader reads the child's outputs through it after
+    the child is gone, when nothing else can reach that tmpfs.
+    """
+
+    def __init__(self):
+        self.grader, self.child = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.folder: int | None = None
+
+    def close(self) -> None:
+        if self.grader.fileno() < 0:
+            return
+        self.child.close()
+        self.grader.setblocking(False)
+        try:
+            _, fds, _, _ = socket.recv_fds(self.grader, 1, 1)
+            self.folder = fds[0] if fds else None
+        except OSError:
+            self.folder = None
+        self.grader.close()
+
+
+class DiskQuota(Layer):
+    """The child's folder is a tmpfs of ``[sandbox] disk_mb`` in its own mount namespace: a write past it fails
+    with ENOSPC, whatever the number of files.
+
+    What the grader put in the folder (``mlp.py``, the driver, the inputs) is bound into the tmpfs
+    read-only and is not counted; ``out/`` is new and writable. A second user namespace made on top
+    locks these mounts (the child cannot unmount the tmpfs or make the inputs writable; Landlock
+    forbids it too). The grader reads ``out/`` afterwards through a descriptor of the tmpfs the child
+    handed it before exec (``collect``). Without it, only each file is bounded (``RLIMIT_FSIZE``).
+    """
+
+    name, guards = "disk_quota", ("disk",)
+    remedy = UserNamespace.remedy
+    WRITABLE = ("out",)
+
+    def unavailable(self, plan: Plan) -> str | None:
+        if not LINUX:
+            return "not Linux"
+        import tempfile  # noqa: PLC0415
+
+        with tempfile.TemporaryDirectory(prefix="mlp-grade-") as tmp:
+            trial = Plan(Path(tmp), plan.memory_mb, plan.cpu_s, plan.file_mb, plan.max_processes, 1)
+            return _try_in_fork(lambda: (UserNamespace().apply(trial), self.mount(trial)))
+
+    def prepare(self, plan: Plan) -> None:
+        plan.state[self.name] = _Handoff()
+
+    def apply(self, plan: Plan) -> None:
+        folder = self.mount(plan)
+        handoff = plan.state.get(self.name)
+        if handoff is not None:
+            socket.send_fds(handoff.child, [b"d"], [folder])
+        os.close(folder)
+        UserNamespace().apply(plan, CLONE_NEWNS)  # mounts inherited by a less privileged namespace are locked
+
+    def mount(self, plan: Plan) -> int:
+        """Mount the tmpfs over ``plan.workdir`` (its content bound in), enter it; a descriptor of it."""
+        target = str(plan.workdir)
+        _unshare(CLONE_NEWNS)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        original = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(plan.disk_mb)}m,mode=0700")
+            for name in os.listdir(original):
+                inside = os.path.join(target, name)
+                kind = os.stat(name, dir_fd=original, follow_symlinks=False).st_mode
+                if name in self.WRITABLE and stat.S_ISDIR(kind):
+                    os.mkdir(inside, 0o700)
+                    continue
+                if stat.S_ISDIR(kind):
+                    os.mkdir(inside, 0o700)
+                elif stat.S_ISREG(kind):
+                    os.close(os.open(inside, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+                else:
+                    continue
+                _mount(f"/proc/self/fd/{original}/{name}", inside, None, MS_BIND | MS_REC)
+                _mount(None, inside, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        finally:
+            os.close(original)
+        os.chdir(target)
+        return os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def collect(plan: Plan, into: Path, limit: int) -> bool:
+    """Copy the regular files of the child's tmpfs ``out/`` into ``into`` (at most ``limit`` bytes in all).
+
+    Called by the grader after the child ended, when ``disk_quota`` was in force (else a no-op).
+    True when the child had filled its quota.
+    """
+    handoff = plan.state.get(DiskQuota.name)
+    if handoff is None or handoff.folder is None:
+        return False
+    folder, handoff.folder = handoff.folder, None
+    try:
+        space = os.fstatvfs(folder)
+        full = space.f_bavail * space.f_frsize < 64 * 1024
+        out = os.open("out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:
+        os.close(folder)
+        return False
+    try:
+        left = limit
+        for name in os.listdir(out):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=out)
+            except OSError:
+                continue
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > left or "/" in name:
+                    continue
+                left -= info.st_size
+                with os.fdopen(os.dup(fd), "rb") as src, open(into / name, "xb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+    finally:
+        os.close(out)
+        os.close(folder)
+    return full
 
 
 def _landlock():
@@ -272,11 +415,13 @@ class LandlockFilesystem(Layer):
             ruleset.allow_path(path, fs.READ_DIR)
         ruleset.allow_path("/dev/null", fs.READ_FILE | fs.WRITE_FILE)
         ruleset.allow_path("/dev/urandom", fs.READ_FILE)
-        ruleset.allow_path(plan.workdir, own)
         plan.state[self.name] = ruleset
+        plan.state[self.name + ".own"] = own
 
     def apply(self, plan: Plan) -> None:
-        plan.state[self.name].restrict()
+        ruleset = plan.state[self.name]
+        ruleset.allow_path(plan.workdir, plan.state[self.name + ".own"])  # here: the disk quota's tmpfs, when that layer is in force
+        ruleset.restrict()
 
 
 class LandlockNetwork(Layer):
@@ -354,8 +499,8 @@ class SeccompSockets(Layer):
 
 
 #: the layers, in the order they are applied in the child
-LAYERS: tuple[Layer, ...] = (ResourceLimits(), UidDrop(), UserNamespace(), PidNamespace(), NetworkNamespace(),
-                             LandlockFilesystem(), LandlockNetwork(), LandlockScope(), SeccompSockets())
+LAYERS: tuple[Layer, ...] = (ResourceLimits(), UidDrop(), UserNamespace(), DiskQuota(), PidNamespace(),
+                             NetworkNamespace(), LandlockFilesystem(), LandlockNetwork(), LandlockScope(), SeccompSockets())
 
 #: what must hold for ``--isolation strict``
 GUARDS = ("filesystem", "process", "network")

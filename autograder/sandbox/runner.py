@@ -39,7 +39,7 @@ import numpy as np
 
 from ..i18n import N_, _, retranslate
 from ..interruption import deferred
-from . import confinement, scratch
+from . import confinement, layers, scratch
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 CONTRACT_FUNCTIONS = frozenset({"make_labels_onehot", "train_mlp_neuralnet", "predict", "MLP.forward", "MLP.backward",
@@ -79,6 +79,8 @@ CPU_TIMEOUT = N_("did not return within {seconds} s of CPU time (infinite loop?)
 WALL_TIMEOUT_IN = N_("did not return within {seconds} s (infinite loop in {function}?)")
 WALL_TIMEOUT = N_("did not return within {seconds} s (infinite loop?)")
 TIMEOUTS = (CPU_TIMEOUT_IN, CPU_TIMEOUT, WALL_TIMEOUT_IN, WALL_TIMEOUT)
+#: a child that filled its disk quota (the disk_quota layer): its writes failed with ENOSPC
+DISK_FULL = N_("wrote more than its {size} MB of disk: writes failed with 'No space left on device'")
 OUT_OF_MEMORY = N_("ran out of memory (limit {size} MB)")
 
 
@@ -94,6 +96,8 @@ class Limits:
     threads: int = 1
     max_processes: int = 256
     output_mb: int = 8
+    #: what it may hold on disk (the disk_quota layer)
+    disk_mb: int = 64
 
     @property
     def cpu_seconds(self) -> int:
@@ -400,12 +404,13 @@ def _reap_strays() -> None:
 # ----------------------------------------------------------------------------- one run
 
 
-def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], options: dict,
+def run_probe(module: bytes | Path, probe: str, inputs: dict[str, np.ndarray], options: dict,
               limits: Limits = Limits()) -> Outcome:
-    """Run ``probe`` on the student's ``module_file`` in a fresh jailed child.
+    """Run ``probe`` on the student's ``module`` in a fresh jailed child.
 
     Args:
-        module_file: the student's ``mlp.py`` (copied, never executed in place).
+        module: the student's ``mlp.py`` as the grader read it (``autograder.submission``), written
+            into the child's folder (a Path, for tests, is copied; never executed in place).
         probe: a probe name of ``autograder/sandbox/child.py``.
         inputs: arrays handed to the probe (they are visible to student code:
             never put expected values here).
@@ -421,7 +426,10 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
             workdir = scratch.mkdtemp()
         (workdir / "in").mkdir()
         (workdir / "out").mkdir()
-        shutil.copyfile(module_file, workdir / "mlp.py")
+        if isinstance(module, bytes):
+            (workdir / "mlp.py").write_bytes(module)
+        else:
+            shutil.copyfile(module, workdir / "mlp.py")
         shutil.copyfile(CHILD_SCRIPT, workdir / "_driver.py")
         for name, arr in inputs.items():
             np.save(workdir / "in" / f"{name}.npy", np.array(arr, order="C"), allow_pickle=False)
@@ -440,7 +448,8 @@ def run_probe(module_file: Path, probe: str, inputs: dict[str, np.ndarray], opti
 def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcome:
     log_path = workdir / "output.log"
     out_mb = max(limits.output_mb, MAX_RESULT_BYTES // (1024 * 1024))
-    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_seconds, out_mb, limits.max_processes, jail.drop_to)
+    plan = confinement.plan_for(workdir, limits.memory_mb, limits.cpu_seconds, out_mb, limits.max_processes, jail.drop_to,
+                                limits.disk_mb)
     argv = [sys.executable, "-I", "-B", str(workdir / "_driver.py"), str(workdir)]
     if "pid_namespace" in jail.in_force:
         argv.append("--init")
@@ -454,11 +463,13 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
             _live.add(proc.pid)
         ended, cpu = _wait(proc, limits.wall_s, getattr(_local, "cancel", None))
     finally:
+        disk_full = False
         if proc is not None:
             _kill_group_and_orphans(proc.pid)
             if proc.returncode is None:
                 _reap(proc, block=True)
             _live.discard(proc.pid)
+            disk_full = layers.collect(plan, workdir / "out", limits.disk_mb << 20)
     tail = _log_tail(log_path)
     if ended == "cancelled":
         return Outcome("cancelled", message=_("stopped by the grader"), log_tail=tail)
@@ -473,6 +484,8 @@ def _spawn(workdir: Path, limits: Limits, jail: confinement.Isolation) -> Outcom
         return Outcome("timeout", message=_(template).format(seconds=f"{seconds:g}", function=hung), log_tail=tail,
                        hung=hung, cpu_seconds=cpu or 0.0)
     outcome = _read_outcome(workdir, proc.returncode, limits, tail)
+    if disk_full and outcome.status != "ok":
+        outcome.message = _(DISK_FULL).format(size=limits.disk_mb)
     outcome.cpu_seconds = cpu or 0.0
     return outcome
 

@@ -5,6 +5,14 @@ c.CourseDirectory.root = __ROOT__
 c.CourseDirectory.course_id = __COURSE_ID__
 c.Exchange.root = __EXCHANGE__
 
+# The inbound folder is writable by every student, who can place a submission there
+# by hand; nbgrader's own collect follows symbolic links in it (an mlp.py linked to
+# a file of yours would be collected, graded and handed back as feedback). SafeCollect
+# (autograder/workflows/nbgrader_collect.py) copies only regular files and folders,
+# owned by the student when the student id is a user here, never following a link,
+# and logs every refusal as an error.
+c.ExchangeFactory.collect = "autograder.workflows.nbgrader_collect.SafeCollect"
+
 # The graded code is the student's mlp.py: autograde must not replace it by
 # the copy in source/ (which is the release stub, so no solution reaches
 # students through release/ either).

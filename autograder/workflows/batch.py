@@ -12,7 +12,8 @@ seconds: every worker's grading is interrupted (its children killed, its
 folders removed), the results written so far stay, ``grades.csv`` is written
 for them, and the exit status is 128 + the signal's number; the same command
 later grades the rest. ``OUT/grades.csv`` has one row per student,
-one column per check and the total. Each student is graded in a fresh
+one column per check, the total and, for a submission refused unread
+(``autograder.submission``: a symbolic link, a FIFO, too large), why. Each student is graded in a fresh
 worker process; a submission that breaks its worker costs only its own row.
 
 With ``--dask ADDRESS`` (``tcp://host:8786``, or a scheduler file ``*.json``)
@@ -45,9 +46,12 @@ from ..config import ConfigError, load_config
 from ..grading import find_module, grade, select
 from ..interruption import deferred, die_with_parent, exit_status, install, on_signals, signal_of
 from ..sandbox import scratch
+from ..submission import Refused
 from ..sandbox.confinement import IsolationError, require
 
 SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
+#: the hash recorded for a submission that was refused unread (a symbolic link, a FIFO, too large, none)
+REFUSED = "refused"
 
 
 def discover(root: Path) -> dict[str, Path]:
@@ -55,9 +59,12 @@ def discover(root: Path) -> dict[str, Path]:
     return {SAFE.sub("_", p.name): p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
 
 
-def file_hash(folder: Path) -> str:
-    module = find_module(folder)
-    return hashlib.sha256(module.read_bytes()).hexdigest() if module else "missing"
+def file_hash(folder: Path, config: dict | None = None) -> str:
+    """sha256 of the student's mlp.py, read safely; "refused" when it cannot be graded (see ``submission``)."""
+    try:
+        return find_module(folder, config).sha256
+    except Refused:
+        return REFUSED
 
 
 def write_atomic(path: Path, text: str, newline: str | None = None) -> None:
@@ -72,7 +79,7 @@ def _grade_one(student: str, folder: str, config: dict) -> dict:
     """Runs in a worker process."""
     result = grade(folder, config=config).to_dict()
     result["student"] = student
-    result["sha256"] = file_hash(Path(folder))
+    result["sha256"] = result["sha256"] or REFUSED
     return result
 
 
@@ -153,11 +160,12 @@ def _graded_on_dask(todo: dict[str, Path], config: dict, address: str):
     with Client(**target, set_as_default=False) as client, _cancelled_on_exit(client) as futures:
         local = {}
         for student, folder in todo.items():
-            module = find_module(folder)
-            if module is None:  # nothing to run: graded here, no student code involved
+            try:
+                module = find_module(folder, config)
+            except Refused:  # nothing to run: graded here (the refusal), no student code involved
                 local[student] = folder
                 continue
-            futures[client.submit(_grade_sent, student, module.read_bytes(), config, pure=False,
+            futures[client.submit(_grade_sent, student, module.source, config, pure=False,
                                   key=f"mlp-grade-{student}-{os.getpid()}-{time.time_ns()}")] = student
         for student, folder in local.items():
             yield student, _grade_one(student, str(folder), config)
@@ -192,12 +200,12 @@ def _crashed(student: str, folder: Path, config: dict, why: str) -> dict:
               for c in select("graded", skip=config["grader"]["skip"])]
     return {"student": student, "submission": str(folder), "suite": "graded", "checks": checks, "notes": [why],
             "seconds": 0.0, "score": 0.0, "max_score": sum(c["max_score"] for c in checks),
-            "sha256": file_hash(folder)}
+            "sha256": file_hash(folder, config)}
 
 
-def is_done(path: Path, folder: Path) -> bool:
+def is_done(path: Path, folder: Path, config: dict | None = None) -> bool:
     try:
-        return json.loads(path.read_text()).get("sha256") == file_hash(folder)
+        return json.loads(path.read_text()).get("sha256") == file_hash(folder, config)
     except (OSError, ValueError):
         return False
 
@@ -211,10 +219,10 @@ def write_csv(out: Path, students: list[str], config: dict) -> Path:
         except (OSError, ValueError):
             continue
         scores = {c["name"]: c["score"] for c in result["checks"]}
-        rows.append([student, *[scores.get(n, "") for n in names], result["score"]])
+        rows.append([student, *[scores.get(n, "") for n in names], result["score"], result.get("refused", "")])
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["student", *names, "total"])
+    writer.writerow(["student", *names, "total", "not_gradable"])
     writer.writerows(rows)
     path = out / "grades.csv"
     write_atomic(path, table.getvalue(), newline="")
@@ -259,7 +267,7 @@ def run_batch(root: Path, out: Path, jobs: int = 2, force: bool = False, config:
     if jail.level != "strict":
         print(f"mlp-grade batch: warning for the instructor: {jail.summary()}", file=sys.stderr)
     students = discover(root)
-    todo = {s: f for s, f in students.items() if force or not is_done(out / "results" / f"{s}.json", f)}
+    todo = {s: f for s, f in students.items() if force or not is_done(out / "results" / f"{s}.json", f, config)}
     counts = {"graded": 0, "skipped": len(students) - len(todo), "crashed": 0}
     progress = Progress(len(todo))
     graded = _graded_on_dask(todo, config, dask) if dask else _graded_locally(todo, config, jobs)

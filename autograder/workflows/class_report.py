@@ -22,7 +22,7 @@ URL) and shows
 * the MNIST test accuracy distribution (read from the ``accuracy.mnist``
   messages) against the accuracy tiers;
 * grading-time outliers;
-* the students with grader errors, timeouts or crashed workers;
+* grader errors, timeouts or crashed workers;
 * the confinement student code ran under;
 * the similarity check (``similarity.py``): flagged pairs with their matched
   regions side by side, when the submissions can be read (files changed since
@@ -83,6 +83,8 @@ class Student:
     isolation: str = ""
     notes: list[str] = field(default_factory=list)
     accuracy: float | None = None
+    #: why the submission was refused unread (a symbolic link, a FIFO, too large: ``autograder.submission``)
+    refused: str = ""
     #: sha256 of the mlp.py that was graded (as mlp-grade batch stored it)
     sha256: str = ""
     #: why nothing could be graded ('' when something could): see :func:`not_gradable`
@@ -114,7 +116,8 @@ def load(grades_dir: Path) -> ClassData:
                              max_score=float(data["max_score"]), seconds=float(data.get("seconds") or 0.0),
                              checks=list(data["checks"]), submission=str(data.get("submission") or ""),
                              isolation=str((data.get("isolation") or {}).get("level") or "unknown"),
-                             notes=[str(n) for n in data.get("notes") or []], sha256=str(data.get("sha256") or ""))
+                             notes=[str(n) for n in data.get("notes") or []], sha256=str(data.get("sha256") or ""),
+                             refused=str(data.get("refused") or ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable[path.name] = f"{type(exc).__name__}: {exc}"
             continue
@@ -205,6 +208,8 @@ def not_gradable(student: Student) -> str:
     """Why nothing of the submission could be graded, '' when something could: no ``mlp.py``, an empty,
     unparsable or unimportable one, input refused (one message, every other check points back to it or
     repeats it), or the release skeleton (every message says 'not implemented yet')."""
+    if student.refused:
+        return student.refused
     if student.score > 0 or not student.checks:
         return ""
     own = []

@@ -871,15 +871,18 @@ def default_skeleton() -> Path | None:
     return None
 
 
-def read_submissions(folders: Mapping[str, Path]) -> dict[str, str]:
-    """student -> source of its mlp.py (students without one are left out)."""
-    from ..grading import find_module
+def read_submissions(folders: Mapping[str, Path], config: dict | None = None) -> dict[str, str]:
+    """student -> source of its mlp.py, read safely (``autograder.submission``: no symbolic link followed,
+    regular files of at most ``[sandbox] max_source_kb``); students without a readable one are left out."""
+    from ..config import load_config
+    from ..submission import read_or_none
 
+    config = config or load_config()
     sources = {}
     for student, folder in folders.items():
-        module = find_module(folder)
-        if module is not None and module.is_file():
-            sources[student] = module.read_text(encoding="utf-8", errors="replace")
+        module = read_or_none(folder, config)
+        if module is not None:
+            sources[student] = module.source.decode("utf-8", errors="replace")
     return sources
 
 
