@@ -231,6 +231,8 @@ def english_words(text: str, known: set[str], submission: str = "") -> list[str]
     """The words of ``text`` that are neither identifiers nor proper names (the student's text removed)."""
     for said in (submission, STUDENT_LINE, STUDENT_TEXT):
         text = text.replace(said, " ") if said else text
+    if submission:  # the report's heading names the submission's folder: the student's own word
+        text = re.sub(rf"(?<![\w.]){re.escape(Path(submission).name)}(?![\w.])", " ", text)
     text = re.sub(r"`[^`]*`", " ", GLOSS.sub(" ", text))
     words = []
     for word in WORD.findall(text):
