@@ -218,19 +218,19 @@ def cmd_gradescope_zip(argv: list[str]) -> int:
 
 
 def cmd_report(argv: list[str]) -> int:
-    from .workflows.class_report import main as report_main
+    from .instructor.class_report import main as report_main
 
     return report_main(argv)
 
 
 def cmd_similarity(argv: list[str]) -> int:
-    from .workflows.similarity import main as similarity_main
+    from .instructor.similarity import main as similarity_main
 
     return similarity_main(argv)
 
 
 def cmd_lms_export(argv: list[str]) -> int:
-    from .workflows.lms import main as lms_main
+    from .instructor.lms import main as lms_main
 
     return lms_main(argv)
 

@@ -1,7 +1,7 @@
 """The similarity check against disguised copies and independent solutions.
 
     python -m benchmarks --only similarity          # the table (also in the README)
-    python -m benchmarks.similarity --write-common  # rebuild autograder/workflows/similarity_common.json
+    python -m benchmarks.similarity --write-common  # rebuild autograder/instructor/similarity_common.json
 
 **Copies**: each original (the reference solution, every style of
 ``tests/alternatives`` and of ``tests/similarity_corpus``, two solutions
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from autograder.workflows import similarity  # noqa: E402
+from autograder.instructor import similarity  # noqa: E402
 
 SOLUTION = ROOT / "solution" / "mlp_backprop" / "mlp.py"
 RELEASE = ROOT / "assignment" / "mlp_backprop" / "mlp.py"

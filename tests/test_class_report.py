@@ -24,7 +24,7 @@ import pytest
 
 from autograder.cli import main as cli
 from autograder.config import load_config
-from autograder.workflows import class_report
+from autograder.instructor import class_report
 from conftest import RELEASE, SOLUTION
 
 CHECKS = [("interface.MLP", 5.0), ("gradient.batch_averaging", 6.0), ("gradient.correctness", 12.0),

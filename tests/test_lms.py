@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from autograder.cli import main as cli
-from autograder.workflows import lms
+from autograder.instructor import lms
 from test_class_report import make_result
 
 ROSTER = """student,name,canvas_id,sis_user_id,sis_login_id,section,email,username,idnumber

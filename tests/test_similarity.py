@@ -285,7 +285,7 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder.cli import main as cli  # noqa: E402
-from autograder.workflows import similarity  # noqa: E402
+from autograder.instructor import similarity  # noqa: E402
 from conftest import FAST, RELEASE, ROOT, SOLUTION  # noqa: E402
 
 ALTERNATIVES = ROOT / "tests" / "alternatives"

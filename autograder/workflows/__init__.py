@@ -1,1 +1,2 @@
-"""Instructor workflows: batch grading, the nbgrader course, the Gradescope bundle, the student template repo."""
+"""Delivering the assignment and collecting submissions: batch grading (local or Dask), the nbgrader course and its
+autograde and collect steps, the Gradescope bundle, the student template repository."""

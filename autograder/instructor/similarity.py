@@ -892,7 +892,7 @@ def run(submissions: Path | Mapping[str, Path], skeletons: Iterable[Path] | None
     the code every solution shares (default: the shipped fingerprints) subtracted."""
     options.setdefault("common", shipped_common(options.get("k", K)))
     if isinstance(submissions, Path):
-        from .batch import discover
+        from ..workflows.batch import discover
 
         submissions = discover(submissions)
     if skeletons is None:
@@ -1017,7 +1017,7 @@ def main(argv: list[str]) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.to_dict(), indent=1))
     if args.out:
-        from .class_report import page
+        from .page import page
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(page("Similarity", [("Similarity (instructor only)", section_html(report))]),

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .batch import SAFE, write_atomic
+from ..workflows.batch import SAFE, write_atomic
 
 #: roster columns that identify a student in the LMS: two rows may not share a value
 LMS_IDS = ("canvas_id", "sis_user_id", "sis_login_id", "email", "username", "idnumber")
