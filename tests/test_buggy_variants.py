@@ -107,6 +107,15 @@ VARIANTS = {
     # to gradient.batch_averaging, which must then fail it (no two checks excuse one bug by pointing at each other)
     "b2_averaged_twice": ([(BWD_B2, '"b2": np.mean(upstream_grad / batch_sz, axis=0)')], "gradient.batch_averaging",
                           "averaged twice"),
+    # N times the gradient: a factor batch_sz at batch_sz == N (left to gradient.batch_averaging), "wrong for
+    # another reason" at batch_sz != N though it scales as 1 / batch_sz there: that check's excuse holds only
+    # when gradient.correctness fails the parameter itself, which it does not here
+    "b2_times_N": ([(BWD_B2, '"b2": upstream_grad.sum(axis=0) * len(upstream_grad) / batch_sz')],
+                   "gradient.batch_averaging", "b2"),
+    # wrong by a factor batch_sz only when batch_sz == N: an averaging slip to the numerical checks, which may
+    # leave it to gradient.batch_averaging only if that check fails it; it does not (right with batch_sz != N)
+    "b2_wrong_only_at_N": ([(BWD_B2, '"b2": upstream_grad.sum(axis=0) / batch_sz * (batch_sz if batch_sz == '
+                                     'len(upstream_grad) else 1)')], "gradient.correctness", "b2"),
     "softmax_batch_max": ([(SHIFT, "shifted = scores - scores.max()")], "loss.stable",
                           "not one maximum of the whole batch"),
     "softmax_row_min": ([(SHIFT, "shifted = scores - scores.min(axis=1, keepdims=True)")], "loss.stable",
@@ -152,6 +161,8 @@ ABOUT = {
     "train_skips_biases": {"train.updates_all_params"},
     "train_one_epoch_only": {"train.epochs"},
     "b2_averaged_twice": {"gradient.batch_averaging"},
+    "b2_times_N": {"gradient.batch_averaging"},
+    "b2_wrong_only_at_N": {"gradient.consistency", "gradient.correctness", "gradient.realistic"},
     "softmax_batch_max": {"loss.stable"},
     "softmax_row_min": {"loss.stable"},
     "softmax_row_mean": {"loss.stable"},
