@@ -124,6 +124,14 @@ VARIANTS = {
                          "not the row's minimum or mean"),
     "predict_constant": ([("return np.argmax(model.forward(data), axis=1)",
                            "return np.zeros(len(data), dtype=int)")], "predict.values", "disagrees"),
+    # a hostile pair: predict returns zeros, and forward, once predict has run, scores class 0 highest everywhere,
+    # so the student's own scores agree with the constant answer: judged against the true scores instead
+    "predict_constant_rigged_scores": ([("return np.argmax(model.forward(data), axis=1)",
+                                         "global _rigged\n    _rigged = True\n    return np.zeros(len(data), dtype=int)"),
+                                        ('return self.hidden_layer_output @ p["W2"] + p["b2"]',
+                                         'return self.hidden_layer_output @ p["W2"] + p["b2"] + (1e6 * (np.arange('
+                                         'p["b2"].shape[0]) == 0) if globals().get("_rigged") else 0)')],
+                                       "predict.values", "disagrees"),
 }
 
 
@@ -167,6 +175,7 @@ ABOUT = {
     "softmax_row_min": {"loss.stable"},
     "softmax_row_mean": {"loss.stable"},
     "predict_constant": {"predict.values"},
+    "predict_constant_rigged_scores": {"predict.values"},
 }
 
 
