@@ -281,7 +281,7 @@ class _Beside:
 
     def __init__(self, check: Check, ctx: Context, points: float, lanes: list[_Beside]):
         self.check, self.cancel, self.done, self.outcome = check, threading.Event(), threading.Event(), None
-        self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, _cache=dict(ctx._cache))
+        self.ctx = replace(ctx, current=check.name, timeouts=[], hung={}, memo=dict(ctx.memo))
         # in a copy of this context: the thread speaks the grading's language (i18n's context variable)
         self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, points),
                                        name=check.name, daemon=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import json
 import multiprocessing
 import subprocess
@@ -77,20 +78,21 @@ class Mutant:
 
 def _changes(node: ast.AST):
     """(operator, replacement node or source text) for one node: the mutation points it offers."""
-    def copy(**fields):
-        clone = ast.parse(ast.unparse(node), mode="eval").body if isinstance(node, ast.expr) else None
+    def clone(**fields):
+        """A copy of ``node`` with ``fields`` replaced."""
+        twin = copy.deepcopy(node)
         for key, value in fields.items():
-            setattr(clone, key, value)
-        return clone
+            setattr(twin, key, value)
+        return twin
 
     if isinstance(node, ast.BinOp):
         for op in BINOP_SWAPS.get(type(node.op), []):
-            yield "operator", copy(op=op())
+            yield "operator", clone(op=op())
         if isinstance(node.op, (ast.Div, ast.Mult, ast.Add, ast.Sub, ast.FloorDiv)):
             yield "drop right operand", node.left
     elif isinstance(node, ast.Compare) and len(node.ops) == 1:
         for op in COMPARE_SWAPS.get(type(node.ops[0]), []):
-            yield "comparison", copy(ops=[op()])
+            yield "comparison", clone(ops=[op()])
     elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
         values = {node.value + 1, 1 - node.value if node.value in (0, 1) else node.value * 2}
         for value in sorted(values - {node.value}):
@@ -101,27 +103,24 @@ def _changes(node: ast.AST):
         yield "drop .T", node.value
     elif isinstance(node, ast.Attribute) and node.attr in METHOD_SWAPS:
         for other in METHOD_SWAPS[node.attr]:
-            yield "function", copy(attr=other)
+            yield "function", clone(attr=other)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         yield "drop minus", node.operand
     elif isinstance(node, ast.Call) and node.keywords:
         for i, kw in enumerate(node.keywords):
             if kw.arg in ("axis", "keepdims"):
-                yield f"drop {kw.arg}=", copy(keywords=[k for j, k in enumerate(copy().keywords) if j != i])
+                yield f"drop {kw.arg}=", clone(keywords=node.keywords[:i] + node.keywords[i + 1:])
             if kw.arg == "axis" and isinstance(kw.value, ast.Constant) and kw.value.value in (0, 1):
-                keywords = copy().keywords
-                keywords[i].value = ast.Constant(1 - kw.value.value)
-                yield "axis", copy(keywords=keywords)
+                flipped = ast.keyword(arg="axis", value=ast.Constant(1 - kw.value.value))
+                yield "axis", clone(keywords=node.keywords[:i] + [flipped] + node.keywords[i + 1:])
     elif isinstance(node, ast.AugAssign) and type(node.op) in (ast.Add, ast.Sub):
-        clone = ast.parse(ast.unparse(node)).body[0]
-        clone.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
-        yield "operator", clone
+        yield "operator", clone(op=ast.Sub() if isinstance(node.op, ast.Add) else ast.Add())
     if isinstance(node, (ast.Assign, ast.AugAssign)) or (isinstance(node, ast.Expr) and not (
             isinstance(node.value, ast.Constant) and isinstance(node.value.value, str))):
         yield "delete statement", "pass"
 
 
-def _eligible_lines(text: str, style: str) -> set[int]:
+def _eligible_lines(text: str) -> set[int]:
     """Lines of code a student writes in a style without solution markers: every function body but the
     given ``MLP.__init__`` and helpers whose name starts with ``_``."""
     eligible = set()
@@ -146,10 +145,9 @@ def _offsets(text: str) -> list[int]:
 
 def mutants(style: str) -> list[Mutant]:
     """Every mutant of ``style``, in a fixed order (by position, then operator)."""
-    text = mutant_base(style)
-    eligible = _solution_lines(style) if style == "reference" else _eligible_lines(text, style)
-    raw, starts, found = text.encode(), _offsets(text), []
-    for node in ast.walk(ast.parse(text)):
+    text, eligible = _submitted(style)
+    raw, starts, found, tree = text.encode(), _offsets(text), [], ast.parse(text)
+    for node in ast.walk(tree):
         if getattr(node, "lineno", None) not in eligible or getattr(node, "end_lineno", None) not in eligible:
             continue
         lo = starts[node.lineno] + node.col_offset
@@ -157,7 +155,7 @@ def mutants(style: str) -> list[Mutant]:
         before = raw[lo:hi].decode()
         for operator, change in _changes(node):
             after = change if isinstance(change, str) else ast.unparse(change)
-            if after == before or (isinstance(change, ast.AST) and ast.unparse(change) == ast.unparse(node)):
+            if after == before:
                 continue
             if isinstance(change, ast.expr) and not isinstance(node, ast.stmt):
                 after = f"({after})" if "\n" not in after else after
@@ -168,26 +166,11 @@ def mutants(style: str) -> list[Mutant]:
                 continue
             found.append((node.lineno, node.col_offset, operator, before, after, mutated))
     found.sort(key=lambda m: m[:5])
-    unique: dict[str, tuple] = {}  # one mutant per distinct program, the first operator to make it
+    # one mutant per distinct program (the first operator to make it), none the same program as the original
+    unique: dict[str, tuple | None] = {ast.dump(tree): None}
     for line, _col, op, before, after, mutated in found:
         unique.setdefault(ast.dump(ast.parse(mutated)), (line, op, before, after, mutated))
-    return [Mutant(style, i, *fields) for i, fields in enumerate(unique.values())]
-
-
-def _solution_lines(style: str) -> set[int]:
-    """The reference's eligible lines numbered as in the submitted text (marker lines removed)."""
-    number, eligible, inside = 0, set(), False
-    for line in STYLES[style].read_text().splitlines():
-        if "### BEGIN SOLUTION" in line:
-            inside = True
-            continue
-        if "### END SOLUTION" in line:
-            inside = False
-            continue
-        number += 1
-        if inside:
-            eligible.add(number)
-    return eligible
+    return [Mutant(style, i, *fields) for i, fields in enumerate(f for f in unique.values() if f is not None)]
 
 
 # ----------------------------------------------------------------------------- behaviour
@@ -347,10 +330,8 @@ def grade_text(text: str) -> tuple[float, float, list[str]]:
     return result.score, result.max_score, lost
 
 
-def judge(mutant: Mutant, reference: dict[str, object] | None = None) -> dict:
-    """Classify and grade one mutant: the row of the mutation table."""
-    if reference is None:
-        reference = _battery_subprocess(mutant_base(mutant.style))
+def judge(mutant: Mutant, reference: dict[str, object]) -> dict:
+    """Classify and grade one mutant against its style's ``reference`` behaviour: the row of the mutation table."""
     kind = classify(reference, _battery_subprocess(mutant.text))
     score, maximum, lost = grade_text(mutant.text)
     ok = (kind == "differing" and score < maximum) or (kind == "equivalent" and score == maximum) or kind == "history"
@@ -358,13 +339,26 @@ def judge(mutant: Mutant, reference: dict[str, object] | None = None) -> dict:
             "max": maximum, "lost": lost, "ok": ok}
 
 
+def _submitted(style: str) -> tuple[str, set[int]]:
+    """The module of ``style`` as a student submits it (the reference's solution markers removed), and the
+    numbers of its lines a student writes (between the markers; for the other styles, ``_eligible_lines``)."""
+    source = STYLES[style].read_text()
+    if style != "reference":
+        return source, _eligible_lines(source)
+    kept, eligible, inside = [], set(), False
+    for line in source.splitlines():
+        if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+            inside = "BEGIN" in line
+            continue
+        kept.append(line)
+        if inside:
+            eligible.add(len(kept))
+    return "\n".join(kept) + "\n", eligible
+
+
 def mutant_base(style: str) -> str:
     """The unmutated module of ``style`` as a student submits it."""
-    text = STYLES[style].read_text()
-    if style == "reference":
-        text = "\n".join(line for line in text.splitlines() if "### BEGIN SOLUTION" not in line
-                         and "### END SOLUTION" not in line) + "\n"
-    return text
+    return _submitted(style)[0]
 
 
 def sample(items: list, k: int) -> list:

@@ -93,6 +93,16 @@ def run(args=None) -> dict:
 
     settings = {"this check": {}, "no canonical form": {"rewrite": False}, "no shared code subtracted": {"subtract": False}}
     rows, figures = [], {}
+
+    def summarise(label: str, key: str, found: dict[str, list[tuple]], side: int, side_name: str) -> None:
+        """One table row and one figures entry from each setting's (smaller score, larger score, flagged) results;
+        ``side`` picks the score shown (0: the smaller side's, 1: the larger side's)."""
+        row = [label, len(found["this check"])]
+        for setting in settings:
+            row += [f"{sum(r[2] for r in found[setting])}", _stats([r[side] for r in found[setting]])]
+        rows.append(row)
+        figures[key] = {s: {"flagged": sum(r[2] for r in found[s]), "pairs": len(found[s]),
+                            side_name: sorted(round(r[side], 3) for r in found[s])} for s in settings}
     originals = {name: text for files in authors.values() for name, text in files.items() if not name.startswith("bug:")}
     author_of = {name: a for a, files in authors.items() for name in files}
     for kind, make in DISGUISES.items():
@@ -102,13 +112,7 @@ def run(args=None) -> dict:
                 copy = make(text, seed)
                 for setting, options in settings.items():
                     found[setting].append(score(text, copy, frozenset([author_of[name]]), **options))
-        row = [f"copy: {kind}", len(found["this check"])]
-        for setting in settings:
-            results = found[setting]
-            row += [f"{sum(r[2] for r in results)}", _stats([r[0] for r in results])]
-        rows.append(row)
-        figures[kind] = {s: {"flagged": sum(r[2] for r in found[s]), "pairs": len(found[s]),
-                             "smaller_side": sorted(round(r[0], 3) for r in found[s])} for s in settings}
+        summarise(f"copy: {kind}", kind, found, 0, "smaller_side")
     files = [(a, name, text) for a, fs in authors.items() for name, text in fs.items()]
     groups = {"independent: styles × styles": lambda x, y: not x[1].startswith("bug:") and not y[1].startswith("bug:"),
               "independent: single-bug × styles": lambda x, y: x[1].startswith("bug:") or y[1].startswith("bug:")}
@@ -124,13 +128,7 @@ def run(args=None) -> dict:
                     found[setting].append(result)
                     if setting == "this check":
                         worst.append((result[1], x[1], y[1]))
-        row = [group, len(found["this check"])]
-        for setting in settings:
-            results = found[setting]
-            row += [f"{sum(r[2] for r in results)}", _stats([r[1] for r in results])]
-        rows.append(row)
-        figures[group] = {s: {"flagged": sum(r[2] for r in found[s]), "pairs": len(found[s]),
-                              "larger_side": sorted(round(r[1], 3) for r in found[s])} for s in settings}
+        summarise(group, group, found, 1, "larger_side")
     header = ["pairs", "n"]
     for setting in settings:
         header += [f"flagged ({setting})", "score min / median / max"]

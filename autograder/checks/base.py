@@ -69,12 +69,13 @@ class Context:
     timeouts: list[str] = field(default_factory=list)
     #: contract functions that never returned -> the check where that happened
     hung: dict[str, str] = field(default_factory=dict)
-    _cache: dict[str, Outcome] = field(default_factory=dict)
-    #: findings one check computes for another (a deferral must see the verdict it defers to)
+    #: what is computed once per grading: shared probe runs, and findings one check computes for another
+    #: (a deferral must see the verdict it defers to)
     memo: dict[str, Any] = field(default_factory=dict)
 
     def remember(self, key: str, compute):
-        """``compute()`` once per grading under ``key``: checks that defer to each other read the same findings."""
+        """``compute()`` once per grading under ``key``: checks that share a probe run, or defer to each other,
+        read the same result."""
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
@@ -98,8 +99,8 @@ class Context:
     def probe(self, name: str, inputs: dict[str, np.ndarray], options: dict | None = None,
               limits: Limits | None = None, share: str | None = None) -> Outcome:
         """Run probe ``name`` in a fresh child; ``share`` lets several checks reuse one run."""
-        if share is not None and share in self._cache:
-            return self._cache[share]
+        if share is not None:
+            return self.remember("probe " + share, lambda: self.probe(name, inputs, options, limits))
         outcome = run_probe(self.source, name, inputs, options or {}, limits or self.limits())
         if outcome.status == "timeout":
             if self.timeouts and limits is None:  # (a check that sets its own limits keeps them)
@@ -107,8 +108,6 @@ class Context:
             self.timeouts.append(self.current)
             if outcome.hung:
                 self.hung.setdefault(outcome.hung, self.current)
-        if share is not None:
-            self._cache[share] = outcome
         return outcome
 
 

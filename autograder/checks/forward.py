@@ -213,7 +213,7 @@ class PredictValues(Check):
     def case(rng: np.random.Generator) -> dict[str, np.ndarray]:
         """A network case of 30-40 rows whose true scores have their argmax in every class."""
         for _attempt in range(1000):
-            n, d, h, c = draw_dims(rng)
+            _n, d, h, c = draw_dims(rng)
             case = network_case(rng, (int(rng.integers(30, 41)), d, h, c))
             if len(np.unique(ref.forward(case, case["x"]).argmax(axis=1))) == c:
                 break
